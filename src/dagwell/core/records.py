@@ -1,0 +1,130 @@
+"""What a run left behind: Run, TaskRun and Attempt, as read back from the metadata store.
+
+These are frozen values. Loading an output needs the artifact store, so a :class:`Run` is
+given a ``loader`` callable by whoever read it; the core itself does no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dagwell.core.states import AttemptState, RunState, TaskState
+from dagwell.core.values import DEFAULT_OUTPUT, REF_MARKER, StoredValue
+from dagwell.errors import NotFoundError
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try of a node. ``error`` is a one-line summary; ``traceback`` the full text."""
+
+    number: int
+    status: AttemptState
+    started_at: datetime | None
+    ended_at: datetime | None
+    error: str | None = None
+    traceback: str | None = None
+    log_path: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """One node inside a run, with its attempts and stored outputs."""
+
+    node: str
+    task: str
+    status: TaskState
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    attempts: tuple[Attempt, ...] = ()
+    outputs: Mapping[str, StoredValue] = field(default_factory=dict)
+    upstream: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds between start and end, or None while unknown."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+Loader = Callable[[StoredValue], Any]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of a pipeline, as recorded.
+
+    >>> run = dw.run(churn, params={"C": 0.5})
+    >>> run.status == "succeeded", run.tasks["fit-1"].attempts[-1].log_path
+    >>> run.output("split", "train")
+    """
+
+    id: str
+    pipeline: str
+    status: RunState
+    params: Mapping[str, Any]
+    started_at: datetime | None
+    ended_at: datetime | None
+    tasks: Mapping[str, TaskRun]
+    error: str | None = None
+    result_spec: Any = None
+    loader: Loader | None = field(default=None, compare=False, repr=False)
+
+    def output(self, node: str, name: str | None = None) -> Any:
+        """Load output ``name`` of ``node`` from the artifact store.
+
+        ``name`` may be left out when the node has one output.
+        """
+        value = self._stored_output(node, name)
+        return self._load(value)
+
+    def result(self) -> Any:
+        """The pipeline's return value, with every ref replaced by its loaded value."""
+        return self._resolve(self.result_spec)
+
+    def _stored_output(self, node: str, name: str | None) -> StoredValue:
+        task = self.tasks.get(node)
+        if task is None:
+            raise NotFoundError(
+                f"run {self.id} has no node {node!r}; its nodes are: {', '.join(self.tasks)}"
+            )
+        if not task.outputs:
+            raise NotFoundError(
+                f"node {node!r} of run {self.id} has no stored outputs (status {task.status})"
+            )
+        if name is None:
+            if len(task.outputs) == 1:
+                return next(iter(task.outputs.values()))
+            if DEFAULT_OUTPUT in task.outputs:
+                return task.outputs[DEFAULT_OUTPUT]
+            raise NotFoundError(
+                f"node {node!r} has several outputs ({', '.join(task.outputs)}); "
+                f"name one: run.output({node!r}, {next(iter(task.outputs))!r})"
+            )
+        if name not in task.outputs:
+            raise NotFoundError(
+                f"node {node!r} has no output {name!r}; its outputs are: "
+                f"{', '.join(task.outputs)}"
+            )
+        return task.outputs[name]
+
+    def _load(self, value: StoredValue) -> Any:
+        if value.is_inline:
+            return value.inline
+        if self.loader is None:
+            raise NotFoundError("this Run was read without an artifact store to load from")
+        return self.loader(value)
+
+    def _resolve(self, spec: Any) -> Any:
+        if isinstance(spec, dict):
+            if REF_MARKER in spec:
+                node, name = spec[REF_MARKER]
+                return self.output(node, name)
+            return {k: self._resolve(v) for k, v in spec.items()}
+        if isinstance(spec, list):
+            return [self._resolve(v) for v in spec]
+        return spec

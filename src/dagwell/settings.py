@@ -1,0 +1,57 @@
+"""Where dagwell keeps its records: built once at the edge and passed down explicitly.
+
+Nothing here runs at import time; :meth:`Settings.from_env` reads the environment when
+called, and CLI flags override what it finds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Locations of the metadata database, the artifact store and the logs.
+
+    >>> settings = Settings.from_env()
+    >>> settings.db_url
+    'sqlite:////home/me/project/.dagwell/dagwell.db'
+    """
+
+    home: Path
+    db_url: str
+    artifacts_url: str
+
+    @property
+    def logs_dir(self) -> Path:
+        """Folder holding one log file per attempt."""
+        return self.home / "logs"
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        db_url: str | None = None,
+        artifacts_url: str | None = None,
+    ) -> Settings:
+        """Read ``DAGWELL_HOME``, ``DAGWELL_DB_URL`` and ``DAGWELL_ARTIFACTS``.
+
+        Keyword arguments (CLI flags) win over the environment; the home defaults to
+        ``./.dagwell``, the database to SQLite and the artifacts to a folder inside it.
+        """
+        env = os.environ if env is None else env
+        home_path = Path(home or env.get("DAGWELL_HOME") or ".dagwell").expanduser().resolve()
+        db = db_url or env.get("DAGWELL_DB_URL") or f"sqlite:///{home_path / 'dagwell.db'}"
+        artifacts = (
+            artifacts_url or env.get("DAGWELL_ARTIFACTS") or str(home_path / "artifacts")
+        )
+        return cls(home=home_path, db_url=db, artifacts_url=artifacts)
+
+    def with_home(self, home: str | os.PathLike[str]) -> Settings:
+        """The same settings rooted at another home folder (used by tests)."""
+        return replace(self, home=Path(home).resolve())
