@@ -1,0 +1,1 @@
+"""dagwell: ML pipelines as DAGs of Python tasks."""

@@ -1,0 +1,1 @@
+"""execution.executors layer of dagwell."""

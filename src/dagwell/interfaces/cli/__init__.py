@@ -1,0 +1,1 @@
+"""interfaces.cli layer of dagwell."""

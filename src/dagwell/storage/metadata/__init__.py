@@ -1,0 +1,1 @@
+"""storage.metadata layer of dagwell."""
