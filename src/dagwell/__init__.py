@@ -1,1 +1,76 @@
-"""dagwell: ML pipelines as DAGs of Python tasks."""
+"""dagwell: machine-learning pipelines as DAGs of Python tasks, with every run recorded.
+
+>>> import dagwell as dw
+>>> @dw.task
+... def double(x: int) -> int:
+...     return 2 * x
+>>> @dw.pipeline
+... def demo(x: int = 2):
+...     return double(x)
+>>> dw.run(demo, executor="inline").result()
+4
+"""
+
+from dagwell.core.pipeline import Pipeline as Pipeline
+from dagwell.core.pipeline import pipeline as pipeline
+from dagwell.core.records import Attempt as Attempt
+from dagwell.core.records import Run as Run
+from dagwell.core.records import TaskRun as TaskRun
+from dagwell.core.states import RunState as RunState
+from dagwell.core.states import TaskState as TaskState
+from dagwell.core.task import Task as Task
+from dagwell.core.task import shell as shell
+from dagwell.core.task import task as task
+from dagwell.errors import CycleError as CycleError
+from dagwell.errors import DagwellError as DagwellError
+from dagwell.errors import DefinitionError as DefinitionError
+from dagwell.errors import NotFoundError as NotFoundError
+from dagwell.errors import ParamError as ParamError
+from dagwell.errors import PipelineLoadError as PipelineLoadError
+from dagwell.errors import SerializationError as SerializationError
+from dagwell.errors import StorageError as StorageError
+from dagwell.errors import TaskError as TaskError
+from dagwell.errors import TaskTimeoutError as TaskTimeoutError
+from dagwell.errors import WorkerDiedError as WorkerDiedError
+from dagwell.execution.context import TaskContext as TaskContext
+from dagwell.execution.context import current as current
+from dagwell.execution.hooks import Hooks as Hooks
+from dagwell.execution.loader import load_pipeline as load_pipeline
+from dagwell.execution.runs import get_run as get_run
+from dagwell.execution.runs import list_runs as list_runs
+from dagwell.execution.runs import run as run
+from dagwell.settings import Settings as Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attempt",
+    "CycleError",
+    "DagwellError",
+    "DefinitionError",
+    "Hooks",
+    "NotFoundError",
+    "ParamError",
+    "Pipeline",
+    "PipelineLoadError",
+    "Run",
+    "RunState",
+    "SerializationError",
+    "Settings",
+    "StorageError",
+    "Task",
+    "TaskContext",
+    "TaskError",
+    "TaskRun",
+    "TaskState",
+    "TaskTimeoutError",
+    "WorkerDiedError",
+    "current",
+    "get_run",
+    "list_runs",
+    "load_pipeline",
+    "pipeline",
+    "run",
+    "shell",
+    "task",
+]

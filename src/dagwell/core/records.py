@@ -28,6 +28,22 @@ class Attempt:
     traceback: str | None = None
     log_path: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (the shape ``dagwell show --json`` prints)."""
+        return {
+            "number": self.number,
+            "status": self.status.value,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "error": self.error,
+            "traceback": self.traceback,
+            "log_path": self.log_path,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
 
 @dataclass(frozen=True)
 class TaskRun:
@@ -49,6 +65,21 @@ class TaskRun:
         if self.started_at is None or self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (one entry of ``tasks`` in ``dagwell show --json``)."""
+        return {
+            "node": self.node,
+            "task": self.task,
+            "status": self.status.value,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "duration": self.duration,
+            "upstream": list(self.upstream),
+            "error": self.error,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "outputs": {name: value.to_json() for name, value in self.outputs.items()},
+        }
 
 
 Loader = Callable[[StoredValue], Any]
@@ -73,6 +104,29 @@ class Run:
     error: str | None = None
     result_spec: Any = None
     loader: Loader | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds between start and end, or None while running."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def to_dict(self, *, with_tasks: bool = True) -> dict[str, Any]:
+        """A JSON-able dict: the shape of ``dagwell show --json`` and the web API."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "pipeline": self.pipeline,
+            "status": self.status.value,
+            "params": dict(self.params),
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "duration": self.duration,
+            "error": self.error,
+        }
+        if with_tasks:
+            data["tasks"] = [task.to_dict() for task in self.tasks.values()]
+        return data
 
     def output(self, node: str, name: str | None = None) -> Any:
         """Load output ``name`` of ``node`` from the artifact store.
@@ -113,11 +167,11 @@ class Run:
         return task.outputs[name]
 
     def _load(self, value: StoredValue) -> Any:
+        if self.loader is not None:
+            return self.loader(value)
         if value.is_inline:
             return value.inline
-        if self.loader is None:
-            raise NotFoundError("this Run was read without an artifact store to load from")
-        return self.loader(value)
+        raise NotFoundError("this Run was read without an artifact store to load from")
 
     def _resolve(self, spec: Any) -> Any:
         if isinstance(spec, dict):

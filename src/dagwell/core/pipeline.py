@@ -1,0 +1,225 @@
+"""Pipelines and the ``@pipeline`` decorator: a function whose body wires tasks together.
+
+A :class:`Pipeline` knows its params (from the function signature) and builds a validated
+:class:`~dagwell.core.graph.Graph` by tracing its body with concrete param values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagwell.core.graph import Graph
+from dagwell.core.tracing import active_trace, tracing
+from dagwell.errors import DefinitionError, ParamError
+
+_REQUIRED = inspect.Parameter.empty
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One pipeline param: its name, annotated type (or None) and default."""
+
+    name: str
+    annotation: Any = None
+    default: Any = _REQUIRED
+
+    @property
+    def required(self) -> bool:
+        """True when the param has no default."""
+        return self.default is _REQUIRED
+
+    @property
+    def kind(self) -> Any:
+        """The type values are checked against: the annotation, else the default's type."""
+        if self.annotation is not None:
+            return self.annotation
+        if self.default is not _REQUIRED and self.default is not None:
+            return type(self.default)
+        return None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A pipeline: its body function, name, params and options.
+
+    >>> @dw.pipeline(name="churn")
+    ... def churn(C: float = 1.0):
+    ...     fit(load(), C=C)
+    >>> churn.build({"C": 0.5}).order()
+    ['load', 'fit']
+    """
+
+    fn: Callable[..., Any]
+    name: str
+    params: tuple[Param, ...]
+    schedule: str | None = None
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if active_trace() is not None:
+            raise DefinitionError(
+                f"pipeline {self.name!r} was called inside another pipeline; call its "
+                "tasks directly, or run it on its own with dw.run()"
+            )
+        raise DefinitionError(
+            f"pipeline {self.name!r} is not called directly; run it with "
+            f"dw.run({self.fn.__name__}, params={{...}}) or `dagwell run FILE`"
+        )
+
+    def bind(self, given: Mapping[str, Any] | None = None, *, from_text: bool = False) -> dict:
+        """Check ``given`` against the params and fill in defaults.
+
+        With ``from_text`` (values typed on a command line), strings are converted to the
+        annotated type first. Unknown, missing and mistyped params raise :class:`ParamError`.
+        """
+        given = dict(given or {})
+        known = {p.name: p for p in self.params}
+        unknown = [name for name in given if name not in known]
+        if unknown:
+            name = unknown[0]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(known) or "none"
+            raise ParamError(
+                f"pipeline {self.name!r} has no param {name!r}.{hint} Its params are: {listed}"
+            )
+        bound: dict[str, Any] = {}
+        for param in self.params:
+            if param.name in given:
+                value = given[param.name]
+                if from_text and isinstance(value, str):
+                    value = _from_text(self.name, param, value)
+                bound[param.name] = _checked(self.name, param, value)
+            elif param.required:
+                raise ParamError(
+                    f"pipeline {self.name!r} needs a value for param {param.name!r}; "
+                    f"pass it with -p {param.name}=VALUE or params={{{param.name!r}: ...}}"
+                )
+            else:
+                bound[param.name] = param.default
+        return bound
+
+    def build(self, params: Mapping[str, Any] | None = None) -> Graph:
+        """Trace the body with bound ``params`` and return the validated graph."""
+        bound = self.bind(params)
+        with tracing(self.name) as trace:
+            output = self.fn(**bound)
+            return trace.finish(output)
+
+
+def _from_text(pipeline: str, param: Param, text: str) -> Any:
+    kind = _origin(param.kind)
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError("expected true or false")
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        if kind in (list, dict, tuple):
+            return json.loads(text)
+        if kind is str:
+            return text
+        if kind is None:
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                return text
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ParamError(
+            f"param {param.name!r} of pipeline {pipeline!r} expects {_type_name(param.kind)}, "
+            f"got {text!r} ({exc})"
+        ) from None
+    return text
+
+
+def _checked(pipeline: str, param: Param, value: Any) -> Any:
+    kind = _origin(param.kind)
+    if kind is None or kind is Any or not isinstance(kind, type):
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is tuple and isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    if value is None and param.default is None:
+        return value
+    raise ParamError(
+        f"param {param.name!r} of pipeline {pipeline!r} expects {_type_name(param.kind)}, "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+def _origin(kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or type(kind).__name__ == "UnionType":
+        members = [a for a in typing.get_args(kind) if a is not type(None)]
+        return _origin(members[0]) if len(members) == 1 else None
+    return origin or kind
+
+
+def _type_name(kind: Any) -> str:
+    return getattr(kind, "__name__", str(kind))
+
+
+def _params_of(fn: Callable[..., Any]) -> tuple[Param, ...]:
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable annotations: fall back to what the signature holds
+        hints = {}
+    params = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise DefinitionError(
+                f"pipeline {fn.__name__!r}: params must be named (no *args or **kwargs), "
+                f"found {p}"
+            )
+        annotation = hints.get(p.name)
+        if annotation is None and p.annotation is not _REQUIRED:
+            annotation = p.annotation if not isinstance(p.annotation, str) else None
+        params.append(Param(p.name, annotation, p.default))
+    return tuple(params)
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    schedule: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Any:
+    """Turn a function that calls tasks into a :class:`Pipeline`; bare or with options.
+
+    >>> @dw.pipeline(name="churn")
+    ... def churn(C: float = 1.0, folds: int = 3): ...
+    """
+
+    def build(function: Callable[..., Any]) -> Pipeline:
+        return Pipeline(
+            fn=function,
+            name=name or function.__name__,
+            params=_params_of(function),
+            schedule=schedule,
+            description=inspect.getdoc(function) or "",
+            tags=dict(tags or {}),
+        )
+
+    if fn is not None:
+        return build(fn)
+    return build

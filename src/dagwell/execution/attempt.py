@@ -1,0 +1,170 @@
+"""One attempt of one node, as it runs inside a worker: load inputs, call, store outputs.
+
+:func:`execute_attempt` is what executors run. It never raises for a task failure: it
+returns an :class:`AttemptOutcome` that the runner (the one writer) records.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from dagwell.core.values import DEFAULT_OUTPUT, ItemOf, StoredValue
+from dagwell.errors import SerializationError, TaskError
+from dagwell.execution.capture import captured_output
+from dagwell.execution.context import TaskContext, task_context
+
+if TYPE_CHECKING:
+    from dagwell.core.task import Task
+    from dagwell.storage.artifacts import ArtifactStore
+
+GATHER = "gather"
+"""Serializer name of a dynamic fan-out's output: the list of its children's values."""
+
+
+@dataclass(frozen=True)
+class AttemptSpec:
+    """Everything a worker needs to run one attempt; args hold stored-value descriptors."""
+
+    run_id: str
+    pipeline: str
+    node: str
+    attempt: int
+    task: Task
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    artifacts_url: str
+    log_path: str | None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    fd_capture: bool = True
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What an attempt reports back: stored outputs, or an error summary and traceback."""
+
+    ok: bool
+    started_at: datetime
+    ended_at: datetime
+    outputs: Mapping[str, StoredValue] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+
+
+def now() -> datetime:
+    """The current UTC time, timezone-aware."""
+    return datetime.now(timezone.utc)
+
+
+def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
+    """Run one attempt and describe how it went; task errors are caught and reported."""
+    started = now()
+    context = TaskContext(
+        run_id=spec.run_id,
+        pipeline=spec.pipeline,
+        node=spec.node,
+        attempt=spec.attempt,
+        params=spec.params,
+    )
+    store = artifact_store(spec.artifacts_url)
+    with captured_output(spec.log_path, fd_level=spec.fd_capture), task_context(context):
+        try:
+            args = resolve(store, spec.args)
+            kwargs = resolve(store, dict(spec.kwargs))
+            value = spec.task.fn(*args, **kwargs)
+            outputs = _store_outputs(store, spec, value)
+        except BaseException as exc:  # the attempt fails; the runner decides on retries
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not spec.fd_capture:
+                raise
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            print(text, end="", file=sys.stderr)
+            return AttemptOutcome(
+                ok=False,
+                started_at=started,
+                ended_at=now(),
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=text,
+            )
+    return AttemptOutcome(ok=True, started_at=started, ended_at=now(), outputs=outputs)
+
+
+def _store_outputs(store: ArtifactStore, spec: AttemptSpec, value: Any) -> dict[str, StoredValue]:
+    names = spec.task.outputs
+    if not names:
+        return {DEFAULT_OUTPUT: _put(store, spec, DEFAULT_OUTPUT, value)}
+    if isinstance(value, Mapping) and set(value) == set(names):
+        parts = [value[name] for name in names]
+    elif isinstance(value, (tuple, list)) and len(value) == len(names):
+        parts = list(value)
+    else:
+        raise TaskError(
+            f"task {spec.task.name!r} declares outputs {names!r} but returned "
+            f"{type(value).__name__}; return a tuple of {len(names)} values or a dict "
+            "with those keys"
+        )
+    return {name: _put(store, spec, name, part) for name, part in zip(names, parts)}
+
+
+def _put(store: ArtifactStore, spec: AttemptSpec, name: str, value: Any) -> StoredValue:
+    try:
+        return store.put(value)
+    except SerializationError as exc:
+        raise SerializationError(
+            f"node {spec.node!r}: output {name!r} of type {type(value).__name__} cannot be "
+            f"stored: {exc}"
+        ) from exc
+
+
+_stores: dict[str, ArtifactStore] = {}
+_last_item_source: dict[str, Any] = {}
+
+
+def artifact_store(url: str) -> ArtifactStore:
+    """One :class:`ArtifactStore` per URL per process, reused across attempts."""
+    store = _stores.get(url)
+    if store is None:
+        from dagwell.storage.artifacts import ArtifactStore
+
+        store = _stores[url] = ArtifactStore(url)
+    return store
+
+
+def load_value(store: ArtifactStore, stored: StoredValue) -> Any:
+    """Load a stored value, including the list a dynamic fan-out gathered."""
+    if stored.serializer == GATHER:
+        return [load_value(store, StoredValue.from_json(item)) for item in stored.inline or []]
+    return store.get(stored)
+
+
+def resolve(store: ArtifactStore, value: Any) -> Any:
+    """``value`` with every stored-value descriptor inside it replaced by the loaded value."""
+    if isinstance(value, StoredValue):
+        return load_value(store, value)
+    if isinstance(value, ItemOf):
+        return _item(store, value)
+    if isinstance(value, list):
+        return [resolve(store, v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(resolve(store, v) for v in value)
+    if isinstance(value, dict):
+        return {k: resolve(store, v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return type(value)(resolve(store, v) for v in value)
+    return value
+
+
+def _item(store: ArtifactStore, item: ItemOf) -> Any:
+    source = item.value
+    if source.serializer == GATHER:
+        return load_value(store, StoredValue.from_json((source.inline or [])[item.index]))
+    # Children of one fan-out often land on the same worker: keep the last list loaded.
+    cached = _last_item_source.get(source.hash)
+    if cached is None:
+        cached = load_value(store, source)
+        _last_item_source.clear()
+        _last_item_source[source.hash] = cached
+    return cached[item.index]

@@ -1,0 +1,376 @@
+"""The run loop: ready nodes -> executor -> outcomes -> recorded state, until all finish.
+
+The runner is the only writer of a run's state. It blocks on futures (never busy-polls),
+records each batch of changes in one transaction, and applies the transition table in
+``core/states.py``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import heapq
+import json
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import blake3
+
+from dagwell.core.graph import Graph, Node
+from dagwell.core.refs import Ref, replace_refs
+from dagwell.core.states import (
+    AttemptState,
+    RunState,
+    TaskState,
+    check_task_transition,
+    run_state_for,
+)
+from dagwell.core.values import REF_MARKER, ItemOf, StoredValue
+from dagwell.execution.attempt import GATHER, AttemptOutcome, AttemptSpec, execute_attempt, now
+from dagwell.execution.hooks import Hooks
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from dagwell.execution.executors.base import Executor
+    from dagwell.storage.metadata.store import MetadataStore
+
+HEARTBEAT_SECONDS = 5.0
+
+
+@dataclass
+class _Flight:
+    node: str
+    attempt: int
+
+
+@dataclass
+class _MapParent:
+    children: list[str] = field(default_factory=list)
+    remaining: int = 0
+    failed: int = 0
+
+
+class Runner:
+    """Drives one run of ``graph`` to completion.
+
+    >>> runner = Runner(graph, run_id="ab12", store=store, executor=executor, ...)
+    >>> runner.execute()
+    <RunState.SUCCEEDED: 'succeeded'>
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        run_id: str,
+        params: Mapping[str, Any],
+        store: MetadataStore,
+        executor: Executor,
+        artifacts_url: str,
+        logs_dir: str,
+        hooks: Hooks | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.graph = graph
+        self.run_id = run_id
+        self.params = dict(params)
+        self.store = store
+        self.executor = executor
+        self.artifacts_url = artifacts_url
+        self.logs_dir = logs_dir
+        self.hooks = hooks or Hooks()
+        self.clock = clock
+        self.nodes: dict[str, Node] = dict(graph.nodes)
+        self.status: dict[str, TaskState] = {n: TaskState.PENDING for n in self.nodes}
+        self.attempts: dict[str, int] = dict.fromkeys(self.nodes, 0)
+        self.outputs: dict[str, dict[str, StoredValue]] = {}
+        self.waiting_on: dict[str, int] = {n: len(node.upstream) for n, node in self.nodes.items()}
+        self.downstream: dict[str, list[str]] = {n: list(d) for n, d in graph.downstream.items()}
+        self.map_parent_of: dict[str, str] = {}
+        self.map_parents: dict[str, _MapParent] = {}
+        self.ready: deque[str] = deque(n for n in graph.order() if self.waiting_on[n] == 0)
+        self.retry_heap: list[tuple[float, str]] = []
+        self.in_flight: dict[cf.Future[AttemptOutcome], _Flight] = {}
+        self.unfinished = len(self.nodes)
+        self._last_heartbeat = clock()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def execute(self) -> RunState:
+        """Run every node, record everything, and return the run's final state."""
+        self.hooks.run_started(run_id=self.run_id, pipeline=self.graph.pipeline, nodes=list(self.nodes))
+        try:
+            while self.unfinished:
+                self._tick(self._wait())
+        except KeyboardInterrupt:
+            self._cancel()
+            raise
+        return self._finish()
+
+    def _wait(self) -> set[cf.Future[AttemptOutcome]]:
+        if self.ready and len(self.in_flight) < self.executor.workers:
+            return set()
+        if not self.in_flight and not self.retry_heap:
+            raise RuntimeError("runner stalled: nothing ready, running or waiting to retry")
+        timeout = HEARTBEAT_SECONDS
+        if self.retry_heap:
+            timeout = min(timeout, max(self.retry_heap[0][0] - self.clock(), 0.0))
+        if not self.in_flight:
+            time.sleep(timeout)
+            return set()
+        done, _ = cf.wait(self.in_flight, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def _tick(self, done: set[cf.Future[AttemptOutcome]]) -> None:
+        """Record finished attempts, queue due retries, and start what is now ready."""
+        to_submit: list[AttemptSpec] = []
+        with self.store.transaction() as tx:
+            for future in done:
+                flight = self.in_flight.pop(future)
+                self._record_outcome(tx, flight, _outcome_of(future))
+            self._queue_due_retries()
+            while self.ready and len(self.in_flight) + len(to_submit) < self.executor.workers:
+                spec = self._start(tx, self.ready.popleft())
+                if spec is not None:
+                    to_submit.append(spec)
+            if self.clock() - self._last_heartbeat >= HEARTBEAT_SECONDS:
+                self.store.heartbeat(tx, self.run_id, now())
+                self._last_heartbeat = self.clock()
+        for spec in to_submit:
+            timeout = spec.task.timeout
+            future = self.executor.submit(partial(execute_attempt, spec), timeout=timeout)
+            self.in_flight[future] = _Flight(spec.node, spec.attempt)
+
+    # -- starting ------------------------------------------------------------------------
+
+    def _start(self, tx: Connection, node_id: str) -> AttemptSpec | None:
+        node = self.nodes[node_id]
+        if node.map_spec is not None:
+            self._expand(tx, node)
+            return None
+        attempt = self.attempts[node_id] + 1
+        self.attempts[node_id] = attempt
+        log_path = f"{self.logs_dir}/{self.run_id}/{node_id}.{attempt}.log"
+        self.store.start_attempt(tx, self.run_id, node_id, attempt, started_at=now(), log_path=log_path)
+        self._set(node_id, TaskState.RUNNING, attempt)
+        return AttemptSpec(
+            run_id=self.run_id,
+            pipeline=self.graph.pipeline,
+            node=node_id,
+            attempt=attempt,
+            task=node.task,
+            args=replace_refs(node.args, self._stored),
+            kwargs=replace_refs(dict(node.kwargs), self._stored),
+            artifacts_url=self.artifacts_url,
+            log_path=log_path,
+            params=self.params,
+            fd_capture=self.executor.name != "inline",
+        )
+
+    def _stored(self, ref: Ref) -> StoredValue:
+        return self.outputs[ref.node][ref.output]
+
+    def _expand(self, tx: Connection, parent: Node) -> None:
+        """Turn a dynamic fan-out into one child node per item of the mapped list."""
+        assert parent.map_spec is not None
+        source = self._stored(parent.map_spec.over)
+        length = len(source.inline or []) if source.serializer == GATHER else source.length
+        if length is None:
+            error = (
+                f"{parent.task.name}.map() needs a list to map over, but node "
+                f"{parent.map_spec.over.node!r} returned {source.type_name}"
+            )
+            self.store.set_task_status(tx, self.run_id, [parent.id], TaskState.FAILED, at=now(), error=error)
+            self._set(parent.id, TaskState.FAILED, 0, error)
+            self._node_finished(tx, parent.id, ok=False)
+            return
+        from dagwell.storage.metadata.store import NewTaskRun
+
+        children = [f"{parent.id}[{i}]" for i in range(length)]
+        self.map_parents[parent.id] = _MapParent(children=children, remaining=length)
+        new_rows = []
+        for index, child_id in enumerate(children):
+            self.nodes[child_id] = Node(
+                id=child_id,
+                task=parent.task,
+                args=(ItemOf(source, index),),
+                kwargs=parent.kwargs,
+            )
+            self.status[child_id] = TaskState.PENDING
+            self.attempts[child_id] = 0
+            self.map_parent_of[child_id] = parent.id
+            self.downstream[child_id] = []
+            self.unfinished += 1
+            self.ready.append(child_id)
+            new_rows.append(
+                NewTaskRun(
+                    node=child_id,
+                    task=parent.task.name,
+                    upstream=parent.upstream,
+                    map_parent=parent.id,
+                    map_index=index,
+                )
+            )
+        self.store.add_task_runs(tx, self.run_id, new_rows)
+        self.store.set_task_status(tx, self.run_id, [parent.id], TaskState.RUNNING)
+        self._set(parent.id, TaskState.RUNNING, 0)
+        self.hooks.nodes_added(run_id=self.run_id, nodes=children)
+        if length == 0:
+            self._finish_map_parent(tx, parent.id)
+
+    # -- recording outcomes --------------------------------------------------------------
+
+    def _record_outcome(self, tx: Connection, flight: _Flight, outcome: AttemptOutcome) -> None:
+        node_id, attempt = flight.node, flight.attempt
+        task = self.nodes[node_id].task
+        if outcome.ok:
+            status = TaskState.SUCCEEDED
+        elif attempt <= task.retries:
+            status = TaskState.RETRYING
+        else:
+            status = TaskState.FAILED
+        recorded = self.store.finish_attempt(
+            tx,
+            self.run_id,
+            node_id,
+            attempt,
+            status=AttemptState.SUCCEEDED if outcome.ok else AttemptState.FAILED,
+            ended_at=outcome.ended_at,
+            task_status=status,
+            error=outcome.error,
+            traceback=outcome.traceback,
+            outputs=outcome.outputs if outcome.ok else None,
+        )
+        if not recorded:  # fenced out: another writer already settled this attempt
+            return
+        self._set(node_id, status, attempt, outcome.error)
+        if status is TaskState.RETRYING:
+            due = self.clock() + task.retry_delay_for(attempt)
+            heapq.heappush(self.retry_heap, (due, node_id))
+            return
+        if outcome.ok:
+            self.outputs[node_id] = dict(outcome.outputs)
+        self._node_finished(tx, node_id, ok=outcome.ok)
+
+    def _node_finished(self, tx: Connection, node_id: str, *, ok: bool) -> None:
+        self.unfinished -= 1
+        parent = self.map_parent_of.get(node_id)
+        if parent is not None:
+            state = self.map_parents[parent]
+            state.remaining -= 1
+            state.failed += 0 if ok else 1
+            if state.remaining == 0:
+                self._finish_map_parent(tx, parent)
+            return
+        if not ok:
+            self._fail_downstream(tx, node_id)
+            return
+        for child in self.downstream[node_id]:
+            self.waiting_on[child] -= 1
+            if self.waiting_on[child] == 0 and self.status[child] is TaskState.PENDING:
+                self.ready.append(child)
+
+    def _finish_map_parent(self, tx: Connection, parent_id: str) -> None:
+        state = self.map_parents[parent_id]
+        if state.failed:
+            error = f"{state.failed} of {len(state.children)} mapped calls failed"
+            self.store.set_task_status(tx, self.run_id, [parent_id], TaskState.FAILED, at=now(), error=error)
+            self._set(parent_id, TaskState.FAILED, 0, error)
+            self._node_finished(tx, parent_id, ok=False)
+            return
+        gathered = gather([self.outputs[c] for c in state.children])
+        self.outputs[parent_id] = {"return": gathered}
+        self.store.record_outputs(tx, self.run_id, parent_id, self.outputs[parent_id])
+        self.store.set_task_status(tx, self.run_id, [parent_id], TaskState.SUCCEEDED, at=now())
+        self._set(parent_id, TaskState.SUCCEEDED, 0)
+        self._node_finished(tx, parent_id, ok=True)
+
+    def _fail_downstream(self, tx: Connection, node_id: str) -> None:
+        blocked = [
+            n for n in sorted(self.graph.descendants(node_id)) if self.status[n] is TaskState.PENDING
+        ]
+        if not blocked:
+            return
+        error = f"upstream node {node_id!r} failed"
+        self.store.set_task_status(tx, self.run_id, blocked, TaskState.UPSTREAM_FAILED, at=now(), error=error)
+        for n in blocked:
+            self._set(n, TaskState.UPSTREAM_FAILED, 0, error)
+            self.unfinished -= 1
+
+    def _queue_due_retries(self) -> None:
+        moment = self.clock()
+        while self.retry_heap and self.retry_heap[0][0] <= moment:
+            _, node_id = heapq.heappop(self.retry_heap)
+            self.ready.append(node_id)
+
+    def _set(self, node_id: str, status: TaskState, attempt: int, error: str | None = None) -> None:
+        current = self.status[node_id]
+        if current is not status:
+            check_task_transition(current, status)
+        self.status[node_id] = status
+        self.hooks.task_changed(run_id=self.run_id, node=node_id, status=status, attempt=attempt, error=error)
+
+    # -- ending --------------------------------------------------------------------------
+
+    def _finish(self) -> RunState:
+        state = run_state_for(list(self.status.values()))
+        failed = [n for n, s in self.status.items() if s is TaskState.FAILED]
+        error = f"failed nodes: {', '.join(failed)}" if failed else None
+        result = result_spec(self.graph.output) if state is RunState.SUCCEEDED else None
+        with self.store.transaction() as tx:
+            self.store.finish_run(tx, self.run_id, status=state, ended_at=now(), result=result, error=error)
+        self.hooks.run_finished(run_id=self.run_id, status=state, error=error)
+        return state
+
+    def _cancel(self) -> None:
+        """Ctrl-C: stop running attempts and record the run and its open nodes cancelled."""
+        self.executor.shutdown(cancel_pending=True)
+        at = now()
+        with self.store.transaction() as tx:
+            for flight in self.in_flight.values():
+                self.store.finish_attempt(
+                    tx, self.run_id, flight.node, flight.attempt,
+                    status=AttemptState.CANCELLED, ended_at=at, task_status=TaskState.CANCELLED,
+                    error="cancelled by the user",
+                )
+            open_nodes = [n for n, s in self.status.items() if s in (TaskState.PENDING, TaskState.RETRYING)]
+            self.store.set_task_status(tx, self.run_id, open_nodes, TaskState.CANCELLED, at=at)
+            self.store.finish_run(tx, self.run_id, status=RunState.CANCELLED, ended_at=at, error="cancelled by the user")
+        self.hooks.run_finished(run_id=self.run_id, status=RunState.CANCELLED, error="cancelled")
+
+
+def _outcome_of(future: cf.Future[AttemptOutcome]) -> AttemptOutcome:
+    """The attempt's outcome; an executor-level failure (timeout, dead worker) becomes one."""
+    try:
+        return future.result()
+    except BaseException as exc:  # timeouts, dead workers, unpicklable inputs
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        moment = now()
+        return AttemptOutcome(
+            ok=False, started_at=moment, ended_at=moment,
+            error=f"{type(exc).__name__}: {exc}", traceback=text,
+        )
+
+
+def gather(parts: list[Mapping[str, StoredValue]]) -> StoredValue:
+    """The stored value of a dynamic fan-out: the list of its children's outputs."""
+    items = [p["return"].to_json() for p in parts]
+    digest = blake3.blake3(json.dumps([i["hash"] for i in items]).encode()).hexdigest()
+    return StoredValue(
+        hash=digest, serializer=GATHER, size=sum(i["size"] for i in items),
+        type_name="list", is_inline=True, inline=items, length=len(items),
+    )
+
+
+def result_spec(output: Any) -> Any:
+    """The JSON form of a pipeline's return value, refs written as ``{REF_MARKER: [...]}``."""
+    marked = replace_refs(output, lambda ref: {REF_MARKER: [ref.node, ref.output]})
+    try:
+        return json.loads(json.dumps(marked, default=repr))
+    except (TypeError, ValueError):
+        return repr(output)

@@ -1,0 +1,190 @@
+"""Starting and reading runs: ``dw.run``, ``dw.get_run``, ``dw.list_runs``.
+
+This is where settings meet the stores: each function takes optional :class:`Settings`
+(read from the environment when left out) and opens the stores they point at.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any
+
+from dagwell.core.pipeline import Pipeline
+from dagwell.core.records import Run
+from dagwell.core.refs import Ref
+from dagwell.core.states import RunState
+from dagwell.errors import DefinitionError, SerializationError
+from dagwell.execution.attempt import artifact_store, load_value, now
+from dagwell.execution.executors import make_executor
+from dagwell.execution.hooks import Hooks
+from dagwell.execution.runner import Runner
+from dagwell.settings import Settings
+
+if TYPE_CHECKING:
+    from dagwell.core.graph import Graph
+    from dagwell.storage.metadata.store import MetadataStore
+
+
+@lru_cache(maxsize=8)
+def metadata_store(db_url: str) -> MetadataStore:
+    """One metadata store per database URL per process."""
+    from dagwell.storage.metadata.store import MetadataStore
+
+    return MetadataStore(db_url)
+
+
+def new_run_id() -> str:
+    """A fresh 12-character run id."""
+    return uuid.uuid4().hex[:12]
+
+
+def run(
+    pipeline: Pipeline,
+    params: Mapping[str, Any] | None = None,
+    *,
+    executor: str = "process",
+    workers: int | None = None,
+    settings: Settings | None = None,
+    hooks: Hooks | None = None,
+    params_from_text: bool = False,
+) -> Run:
+    """Run ``pipeline`` with ``params`` to the end, record everything, return the :class:`Run`.
+
+    Bad params or a bad graph raise :class:`~dagwell.errors.DefinitionError` before
+    anything is recorded; task failures do not raise, they end in ``run.status == "failed"``.
+
+    >>> run = dw.run(churn, params={"C": 0.5}, executor="process", workers=2)
+    >>> run.status, run.result()
+    """
+    if not isinstance(pipeline, Pipeline):
+        raise DefinitionError(
+            f"dw.run() needs a pipeline made with @dw.pipeline, got {type(pipeline).__name__}"
+        )
+    settings = settings or Settings.from_env()
+    workers = workers or os.cpu_count() or 1
+    if workers < 1:
+        raise DefinitionError(f"workers must be at least 1, got {workers}")
+    bound = pipeline.bind(params, from_text=params_from_text)
+    graph = pipeline.build(bound)
+    if executor != "inline":
+        check_constants(graph)
+    pool = make_executor(executor, workers)
+    try:
+        store = metadata_store(settings.db_url)
+        run_id = new_run_id()
+        _record_start(store, graph, run_id, bound, pool.name)
+        Runner(
+            graph,
+            run_id=run_id,
+            params=bound,
+            store=store,
+            executor=pool,
+            artifacts_url=settings.artifacts_url,
+            logs_dir=str(settings.logs_dir),
+            hooks=hooks,
+        ).execute()
+    finally:
+        pool.shutdown()
+    return get_run(run_id, settings=settings)
+
+
+def _record_start(
+    store: MetadataStore, graph: Graph, run_id: str, params: Mapping[str, Any], executor: str
+) -> None:
+    from dagwell.storage.metadata.store import NewTaskRun
+
+    rows = [
+        NewTaskRun(node=node.id, task=node.task.name, upstream=node.upstream)
+        for node in (graph.nodes[n] for n in graph.order())
+    ]
+    with store.transaction() as tx:
+        store.create_run(
+            tx,
+            run_id=run_id,
+            pipeline=graph.pipeline,
+            params=_jsonable(params),
+            started_at=now(),
+            executor=executor,
+            task_runs=rows,
+        )
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(json.dumps(dict(params), default=repr)))
+
+
+def check_constants(graph: Graph) -> None:
+    """Fail before running when a node's constant argument cannot be sent to a worker."""
+    import cloudpickle
+
+    for node in graph.nodes.values():
+        for name, value in _constants(node.args, dict(node.kwargs)):
+            try:
+                cloudpickle.dumps(value)
+            except Exception as exc:
+                raise SerializationError(
+                    f"node {node.id!r}: argument {name} is a {type(value).__name__}, which "
+                    f"cannot be sent to a worker process ({exc}); create it inside the task, "
+                    "or run with executor='inline'"
+                ) from None
+
+
+def _constants(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+    plain = [(f"#{i}", v) for i, v in enumerate(args)] + list(kwargs.items())
+    return [(name, value) for name, value in plain if not _is_plain(value)]
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str, bytes, Ref)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_is_plain(v) for v in value.values())
+    return False
+
+
+def get_run(run_id: str, *, settings: Settings | None = None) -> Run:
+    """The recorded :class:`Run` with id ``run_id`` (or a unique prefix of it).
+
+    >>> dw.get_run("3f2a9c").tasks["train"].status
+    """
+    settings = settings or Settings.from_env()
+    found = metadata_store(settings.db_url).get_run(run_id)
+    return _with_loader(found, settings)
+
+
+def list_runs(
+    *,
+    pipeline: str | None = None,
+    status: str | RunState | None = None,
+    limit: int | None = 20,
+    since: datetime | None = None,
+    settings: Settings | None = None,
+) -> list[Run]:
+    """Recorded runs, newest first, filtered by pipeline name, status and start time.
+
+    >>> [r.id for r in dw.list_runs(pipeline="churn", status="failed", limit=5)]
+    """
+    settings = settings or Settings.from_env()
+    if status is not None:
+        try:
+            status = RunState(str(status).lower())
+        except ValueError:
+            valid = ", ".join(s.value for s in RunState)
+            raise DefinitionError(f"unknown run status {status!r}; use one of: {valid}") from None
+    found = metadata_store(settings.db_url).list_runs(
+        pipeline=pipeline, status=status, limit=limit, since=since, with_tasks=True
+    )
+    return [_with_loader(r, settings) for r in found]
+
+
+def _with_loader(found: Run, settings: Settings) -> Run:
+    return replace(found, loader=partial(load_value, artifact_store(settings.artifacts_url)))

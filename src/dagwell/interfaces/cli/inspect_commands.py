@@ -1,0 +1,111 @@
+"""``dagwell runs``, ``show`` and ``logs``: read what runs recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from dagwell.core.records import Run
+from dagwell.interfaces.cli.context import CliContext
+from dagwell.interfaces.cli.progress import styled
+
+
+def _when(run: Run) -> str:
+    return run.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if run.started_at else "-"
+
+
+def _secs(value: float | None) -> str:
+    return f"{value:.2f}s" if value is not None else "-"
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@click.command("runs")
+@click.option("--pipeline", help="Only runs of this pipeline.")
+@click.option("--status", help="Only runs in this state (running, succeeded, failed…).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def runs_command(
+    ctx: CliContext, pipeline: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """List recent runs, newest first."""
+    from dagwell.execution.runs import list_runs
+
+    found = list_runs(pipeline=pipeline, status=status, limit=limit, settings=ctx.settings)
+    if as_json:
+        _print_json([r.to_dict(with_tasks=False) for r in found])
+        return
+    if not found:
+        ctx.console.print("no runs recorded yet; start one with: dagwell run FILE")
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("run", "pipeline", "status", "started", "duration", "nodes"):
+        table.add_column(column)
+    for r in found:
+        table.add_row(r.id, r.pipeline, styled(r.status.value), _when(r), _secs(r.duration),
+                      str(len(r.tasks)))
+    ctx.console.print(table)
+
+
+@click.command("show")
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
+    """Show one run: params, and each node's state, attempts and error."""
+    from dagwell.execution.runs import get_run
+
+    found = get_run(run_id, settings=ctx.settings)
+    if as_json:
+        _print_json(found.to_dict())
+        return
+    console = ctx.console
+    console.print(f"[bold]run {found.id}[/]  pipeline {found.pipeline}  ", styled(found.status.value))
+    console.print(f"started {_when(found)}  duration {_secs(found.duration)}")
+    if found.params:
+        console.print("params: " + ", ".join(f"{k}={v!r}" for k, v in found.params.items()))
+    table = Table(box=None, header_style="bold")
+    for column in ("node", "status", "attempts", "duration", "error"):
+        table.add_column(column, overflow="fold")
+    for task in found.tasks.values():
+        table.add_row(task.node, styled(task.status.value), str(len(task.attempts)),
+                      _secs(task.duration), task.error or "")
+    console.print(table)
+
+
+@click.command("logs")
+@click.argument("run_id", metavar="RUN")
+@click.argument("node", required=False)
+@click.option("--attempt", type=int, default=None, help="Only this attempt (default: all).")
+@click.pass_obj
+def logs_command(ctx: CliContext, run_id: str, node: str | None, attempt: int | None) -> None:
+    """Print the captured output of RUN's attempts (all nodes, or only NODE)."""
+    from dagwell.errors import NotFoundError
+    from dagwell.execution.runs import get_run
+
+    found = get_run(run_id, settings=ctx.settings)
+    if node is not None and node not in found.tasks:
+        raise NotFoundError(
+            f"run {found.id} has no node {node!r}; its nodes are: {', '.join(found.tasks)}"
+        )
+    tasks = [found.tasks[node]] if node else list(found.tasks.values())
+    for task in tasks:
+        for a in task.attempts:
+            if attempt is not None and a.number != attempt:
+                continue
+            click.secho(f"== {task.node} · attempt {a.number} · {a.status.value} ==", bold=True)
+            path = Path(a.log_path) if a.log_path else None
+            if path is not None and path.is_file():
+                click.echo(path.read_text(errors="replace"), nl=False)
+            else:
+                click.echo("(no output captured)")
+
+
+COMMANDS = [runs_command, show_command, logs_command]

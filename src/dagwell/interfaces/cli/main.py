@@ -1,0 +1,71 @@
+"""The ``dagwell`` command: global options, subcommands, and errors mapped to exit codes.
+
+Each subcommand module parses its input, calls one library function and renders the result.
+Errors a user can fix print one line on stderr; only bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from dagwell.errors import (
+    DagwellError,
+    DefinitionError,
+    NotFoundError,
+    StorageError,
+)
+from dagwell.interfaces.cli.context import CliContext
+
+EXIT_CODES: list[tuple[type[DagwellError], int]] = [
+    (DefinitionError, 2),
+    (NotFoundError, 3),
+    (StorageError, 4),
+    (DagwellError, 1),
+]
+"""Exit code per error class, most specific first. A failed run exits 1."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", envvar="DAGWELL_HOME", help="Folder for records (default ./.dagwell).")
+@click.option("--db-url", envvar="DAGWELL_DB_URL", help="SQLAlchemy URL of the metadata DB.")
+@click.option("--artifacts", envvar="DAGWELL_ARTIFACTS", help="Path or fsspec URL of artifacts.")
+@click.version_option(package_name="dagwell")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, db_url: str | None, artifacts: str | None) -> None:
+    """dagwell: ML pipelines as DAGs of Python tasks, with every run recorded."""
+    ctx.obj = CliContext(home=home, db_url=db_url, artifacts=artifacts)
+
+
+def _register() -> None:
+    from dagwell.interfaces.cli import inspect_commands, run_commands
+
+    for command in (*run_commands.COMMANDS, *inspect_commands.COMMANDS):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the console script."""
+    try:
+        return cli.main(args=argv, prog_name="dagwell", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DagwellError as exc:
+        click.secho(f"error: {exc}", err=True, fg="red")
+        sys.exit(next(code for kind, code in EXIT_CODES if isinstance(exc, kind)))
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

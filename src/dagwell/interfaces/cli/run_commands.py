@@ -1,0 +1,90 @@
+"""``dagwell run`` and ``dagwell demo``: start a run with a live progress view."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dagwell.core.pipeline import Pipeline
+from dagwell.core.states import RunState
+from dagwell.execution.hooks import Hooks
+from dagwell.interfaces.cli.context import CliContext
+from dagwell.interfaces.cli.progress import progress_for
+
+EXECUTORS = click.Choice(["inline", "process"])
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("C=0.5", "name=x")`` -> ``{"C": "0.5", "name": "x"}``, with a clear error."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="-p")
+        params[key.strip()] = value
+    return params
+
+
+def execute(
+    ctx: CliContext, pipeline: Pipeline, params: dict[str, str], executor: str,
+    workers: int | None, quiet: bool,
+) -> None:
+    """Run ``pipeline`` showing progress; exit 0 only when the run succeeded."""
+    from dagwell.execution.runs import run
+
+    console = ctx.console
+    hooks = Hooks() if quiet else progress_for(console)
+    result = run(
+        pipeline, params, executor=executor, workers=workers,
+        settings=ctx.settings, hooks=hooks, params_from_text=True,
+    )
+    ok = result.status == RunState.SUCCEEDED
+    took = f"{result.duration:.2f}s" if result.duration is not None else "?"
+    colour = "green" if ok else "red"
+    console.print(f"run [bold]{result.id}[/] [{colour}]{result.status.value}[/] in {took}")
+    if not ok:
+        for task in result.tasks.values():
+            if task.status == "failed":
+                console.print(f"  [red]{task.node}[/]: {task.error}", highlight=False)
+        console.print(f"  logs: dagwell logs {result.id} NODE")
+    console.print(f"records: {ctx.settings.home}  (dagwell show {result.id})", highlight=False)
+    sys.exit(0 if ok else 1)
+
+
+@click.command("run")
+@click.argument("target", metavar="FILE[:PIPELINE]")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A pipeline param; repeat for several.")
+@click.option("--executor", type=EXECUTORS, default="process", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Parallel tasks at most (default: CPU count).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress view.")
+@click.pass_obj
+def run_command(
+    ctx: CliContext, target: str, params: tuple[str, ...], executor: str,
+    workers: int | None, quiet: bool,
+) -> None:
+    """Run the pipeline in FILE (name it as FILE:PIPELINE when the file has several)."""
+    from dagwell.execution.loader import load_pipeline
+
+    parsed = parse_params(params)
+    execute(ctx, load_pipeline(target), parsed, executor, workers, quiet)
+
+
+@click.command("demo")
+@click.option("--executor", type=EXECUTORS, default="process", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.pass_obj
+def demo_command(ctx: CliContext, executor: str, workers: int | None) -> None:
+    """Run the built-in ML demo: train and compare models on a scikit-learn dataset."""
+    try:
+        from dagwell.demo import ml_demo
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the demo needs the ML extra ({exc.name} is missing): pip install 'dagwell[ml]'"
+        ) from None
+    execute(ctx, ml_demo, {}, executor, workers, quiet=False)
+
+
+COMMANDS = [run_command, demo_command]
