@@ -7,6 +7,7 @@ about running; the runner reads it to decide what is ready.
 from __future__ import annotations
 
 import graphlib
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -87,11 +88,16 @@ class Graph:
 
     def order(self) -> list[str]:
         """Node ids in a topological order (trace order where there is a choice)."""
+        return self._order
+
+    @cached_property
+    def _order(self) -> list[str]:
+        rank = {node_id: i for i, node_id in enumerate(self.nodes)}
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
         for node in self.nodes.values():
             sorter.add(node.id, *node.upstream)
         try:
-            return list(sorter.static_order())
+            sorter.prepare()
         except graphlib.CycleError as exc:
             cycle = exc.args[1]
             raise CycleError(
@@ -99,6 +105,17 @@ class Graph:
                 "A task cannot depend on its own output; check the `>>` orderings "
                 "between these nodes."
             ) from None
+        # Among the nodes ready at each step, take the one traced first.
+        ready = [(rank[n], n) for n in sorter.get_ready()]
+        heapq.heapify(ready)
+        result = []
+        while ready:
+            _, node_id = heapq.heappop(ready)
+            result.append(node_id)
+            sorter.done(node_id)
+            for n in sorter.get_ready():
+                heapq.heappush(ready, (rank[n], n))
+        return result
 
     def descendants(self, node_id: str) -> set[str]:
         """Every node that depends on ``node_id``, directly or not."""

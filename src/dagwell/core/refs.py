@@ -69,6 +69,9 @@ class Ref:
     def __format__(self, spec: str) -> str:
         self._misuse("string formatting")
 
+    def __str__(self) -> str:
+        self._misuse("`str()`")
+
     def __hash__(self) -> int:
         return hash((self.node, self.output, self.trace_id))
 

@@ -65,6 +65,8 @@ class Task:
                     f"task {self.name!r} was called outside a pipeline with a task output "
                     "as argument; task outputs only exist while their pipeline is traced"
                 )
+            if self.command is not None:
+                self._check_call(args, kwargs)
             return self.fn(*args, **kwargs)
         self._check_call(args, kwargs)
         return trace.add_call(self, args, kwargs)
@@ -146,7 +148,11 @@ def _check_options(task: Task) -> None:
     if task.outputs is not None:
         if isinstance(task.outputs, str) or not task.outputs:
             raise DefinitionError(f"{where}: outputs must be a tuple of names, e.g. ('a', 'b')")
-        bad = [o for o in task.outputs if not o.isidentifier() or keyword.iskeyword(o)]
+        bad = [
+            o
+            for o in task.outputs
+            if not isinstance(o, str) or not o.isidentifier() or keyword.iskeyword(o)
+        ]
         if bad or len(set(task.outputs)) != len(task.outputs):
             raise DefinitionError(
                 f"{where}: outputs must be distinct Python identifiers, got {task.outputs!r}"
@@ -180,8 +186,13 @@ def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             raise DefinitionError(f"@dw.task needs a function, got {type(function).__name__}")
         opts = dict(options)
         name = opts.pop("name", None) or function.__name__
-        if opts.get("outputs") is not None:
-            opts["outputs"] = tuple(opts["outputs"])
+        outputs = opts.get("outputs")
+        if isinstance(outputs, str):
+            raise DefinitionError(
+                f"task {name!r}: outputs must be a tuple of names, e.g. ({outputs!r},)"
+            )
+        if outputs is not None:
+            opts["outputs"] = tuple(outputs)
         opts["tags"] = dict(opts.get("tags") or {})
         try:
             return Task(fn=function, name=name, **opts)
@@ -207,7 +218,10 @@ def shell(name: str, command: str, **options: Any) -> Task:
     opts["tags"] = dict(opts.get("tags") or {})
     if opts.get("outputs") is not None:
         raise DefinitionError(f"shell task {name!r}: a shell task has one output, its stdout")
-    return Task(fn=fn, name=name, command=command, **opts)
+    try:
+        return Task(fn=fn, name=name, command=command, **opts)
+    except TypeError as exc:
+        raise DefinitionError(f"dw.shell({name!r}, ...): {exc}") from None
 
 
 def _placeholders(command: str) -> list[str]:
@@ -216,9 +230,15 @@ def _placeholders(command: str) -> list[str]:
         parsed = list(string.Formatter().parse(command))
     except ValueError as exc:
         raise DefinitionError(f"shell command {command!r} is not a valid template: {exc}") from None
-    for _, field_name, _, _ in parsed:
+    for _, field_name, format_spec, conversion in parsed:
         if field_name is None:
             continue
+        if conversion or format_spec:
+            raise DefinitionError(
+                f"shell command {command!r}: placeholder {{{field_name}}} may not carry a "
+                "conversion or format spec (they would bypass shell quoting); format the "
+                "value in Python before passing it"
+            )
         if not field_name.isidentifier():
             raise DefinitionError(
                 f"shell command {command!r}: placeholder {{{field_name}}} must be a plain "
