@@ -110,6 +110,9 @@ class Runner:
         except KeyboardInterrupt:
             self._cancel()
             raise
+        except BaseException as exc:
+            self._crash(exc)
+            raise
         return self._finish()
 
     def _wait(self) -> set[cf.Future[AttemptOutcome]]:
@@ -143,7 +146,9 @@ class Runner:
                 self._last_heartbeat = self.clock()
         for spec in to_submit:
             timeout = spec.task.timeout
-            future = self.executor.submit(partial(execute_attempt, spec), timeout=timeout)
+            call = partial(execute_attempt, spec)
+            call.label = f"node {spec.node!r} (attempt {spec.attempt})"  # type: ignore[attr-defined]
+            future = self.executor.submit(call, timeout=timeout)
             self.in_flight[future] = _Flight(spec.node, spec.attempt)
 
     # -- starting ------------------------------------------------------------------------
@@ -180,6 +185,7 @@ class Runner:
         assert parent.map_spec is not None
         source = self._stored(parent.map_spec.over)
         length = len(source.inline or []) if source.serializer == GATHER else source.length
+        self._set(parent.id, TaskState.RUNNING, 0)
         if length is None:
             error = (
                 f"{parent.task.name}.map() needs a list to map over, but node "
@@ -218,7 +224,6 @@ class Runner:
             )
         self.store.add_task_runs(tx, self.run_id, new_rows)
         self.store.set_task_status(tx, self.run_id, [parent.id], TaskState.RUNNING)
-        self._set(parent.id, TaskState.RUNNING, 0)
         self.hooks.nodes_added(run_id=self.run_id, nodes=children)
         if length == 0:
             self._finish_map_parent(tx, parent.id)
@@ -342,6 +347,17 @@ class Runner:
             self.store.set_task_status(tx, self.run_id, open_nodes, TaskState.CANCELLED, at=at)
             self.store.finish_run(tx, self.run_id, status=RunState.CANCELLED, ended_at=at, error="cancelled by the user")
         self.hooks.run_finished(run_id=self.run_id, status=RunState.CANCELLED, error="cancelled")
+
+
+    def _crash(self, exc: BaseException) -> None:
+        """A bug in dagwell itself: record the run failed rather than leave it running."""
+        self.executor.shutdown(cancel_pending=True)
+        error = f"dagwell internal error: {type(exc).__name__}: {exc}"
+        with self.store.transaction() as tx:
+            self.store.finish_run(
+                tx, self.run_id, status=RunState.FAILED, ended_at=now(), error=error
+            )
+        self.hooks.run_finished(run_id=self.run_id, status=RunState.FAILED, error=error)
 
 
 def _outcome_of(future: cf.Future[AttemptOutcome]) -> AttemptOutcome:

@@ -1,0 +1,651 @@
+"""The metadata store: run, task-run, attempt and output rows in, core records out.
+
+Writes take an open transaction (from :meth:`MetadataStore.transaction`) as their first
+argument, so the runner can batch several state changes into one commit. Reads open their
+own short connection and return :class:`~dagwell.core.records.Run` values. Statements are
+SQLAlchemy Core constructs built once at import; SQLAlchemy caches their compiled form.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Executable, Integer, String, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import ColumnElement
+
+from dagwell.core.records import Attempt, Run, TaskRun
+from dagwell.core.states import AttemptState, RunState, TaskState
+from dagwell.core.values import StoredValue
+from dagwell.errors import NotFoundError, StorageError
+from dagwell.storage.metadata.engine import for_reads, make_engine
+from dagwell.storage.metadata.migrate import needs_upgrade, upgrade
+from dagwell.storage.metadata.tables import (
+    UTCDateTime,
+    artifacts,
+    attempts,
+    outputs,
+    runs,
+    task_runs,
+)
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from typing_extensions import Unpack
+
+    AnyRow: TypeAlias = Row[Unpack[tuple[Any, ...]]]
+
+MIN_PREFIX = 4
+"""The shortest run-id prefix :meth:`MetadataStore.get_run` accepts."""
+
+
+@dataclass(frozen=True)
+class NewTaskRun:
+    """A node to record when a run (or a dynamic fan-out) is created.
+
+    >>> NewTaskRun("fit-1", "fit", upstream=("split",))
+    """
+
+    node: str
+    task: str
+    upstream: tuple[str, ...] = ()
+    status: TaskState = TaskState.PENDING
+    map_parent: str | None = None
+    map_index: int | None = None
+
+
+def _key(table_run_id: ColumnElement[Any], table_node: ColumnElement[Any]) -> ColumnElement[bool]:
+    return (table_run_id == bindparam("b_run_id", type_=String())) & (
+        table_node == bindparam("b_node", type_=String())
+    )
+
+
+def _time(name: str) -> Any:
+    return bindparam(name, type_=UTCDateTime())
+
+
+_INSERT_RUN = insert(runs)
+_INSERT_TASK_RUN = insert(task_runs)
+_INSERT_ATTEMPT = insert(attempts)
+_INSERT_OUTPUT = insert(outputs)
+_NEXT_SEQ = select(func.coalesce(func.max(task_runs.c.seq) + 1, 0)).where(
+    task_runs.c.run_id == bindparam("b_run_id", type_=String())
+)
+_START_TASK = (
+    update(task_runs)
+    .where(_key(task_runs.c.run_id, task_runs.c.node))
+    .values(
+        status=TaskState.RUNNING.value,
+        attempts=bindparam("b_number", type_=Integer()),
+        started_at=func.coalesce(task_runs.c.started_at, _time("b_started_at")),
+    )
+)
+# The fence: only an attempt still recorded as running can be finished, and only once.
+_FINISH_ATTEMPT = (
+    update(attempts)
+    .where(
+        _key(attempts.c.run_id, attempts.c.node),
+        attempts.c.number == bindparam("b_number", type_=Integer()),
+        attempts.c.status == AttemptState.RUNNING.value,
+    )
+    .values(
+        status=bindparam("b_status", type_=String()),
+        ended_at=_time("b_ended_at"),
+        error=bindparam("b_error", type_=String()),
+        traceback=bindparam("b_traceback", type_=String()),
+    )
+)
+_SET_TASK = (
+    update(task_runs)
+    .where(_key(task_runs.c.run_id, task_runs.c.node))
+    .values(
+        status=bindparam("b_status", type_=String()), error=bindparam("b_error", type_=String())
+    )
+)
+_SET_TASK_ENDED = _SET_TASK.values(ended_at=_time("b_ended_at"))
+_FINISH_RUN = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_run_id", type_=String()))
+    .values(
+        status=bindparam("b_status", type_=String()),
+        ended_at=_time("b_ended_at"),
+        result=bindparam("b_result", type_=runs.c.result.type),
+        error=bindparam("b_error", type_=String()),
+    )
+)
+_HEARTBEAT = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_run_id", type_=String()))
+    .values(heartbeat_at=_time("b_at"))
+)
+
+_SELECT_RUNS = select(
+    runs.c.id,
+    runs.c.pipeline,
+    runs.c.status,
+    runs.c.params,
+    runs.c.started_at,
+    runs.c.ended_at,
+    runs.c.error,
+    runs.c.result,
+)
+_SELECT_TASKS = select(
+    task_runs.c.run_id,
+    task_runs.c.node,
+    task_runs.c.task,
+    task_runs.c.status,
+    task_runs.c.started_at,
+    task_runs.c.ended_at,
+    task_runs.c.upstream,
+    task_runs.c.error,
+).order_by(task_runs.c.run_id, task_runs.c.seq)
+_SELECT_ATTEMPTS = select(
+    attempts.c.run_id,
+    attempts.c.node,
+    attempts.c.number,
+    attempts.c.status,
+    attempts.c.started_at,
+    attempts.c.ended_at,
+    attempts.c.error,
+    attempts.c.traceback,
+    attempts.c.log_path,
+).order_by(attempts.c.run_id, attempts.c.node, attempts.c.number)
+_SELECT_OUTPUTS = select(
+    outputs.c.run_id, outputs.c.node, outputs.c.name, outputs.c.value
+).order_by(outputs.c.run_id, outputs.c.node, outputs.c.position)
+
+
+class MetadataStore:
+    """Runs, task runs, attempts and outputs in a SQL database (SQLite or PostgreSQL).
+
+    The schema is migrated to the current revision on first use. Writes go through
+    :meth:`transaction`; reads return core records.
+
+    >>> store = MetadataStore("sqlite:///.dagwell/dagwell.db")
+    >>> with store.transaction() as tx:
+    ...     store.create_run(tx, run_id="a1b2c3", pipeline="churn", params={}, started_at=now,
+    ...                      executor="process", task_runs=[NewTaskRun("ingest", "ingest")])
+    >>> store.get_run("a1b2").tasks["ingest"].status
+    <TaskState.PENDING: 'pending'>
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = make_engine(url)
+        self._reader = for_reads(self._engine)
+        self._insert_artifact = _artifact_insert(self._engine.dialect.name)
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MetadataStore({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on leaving.
+
+        >>> with store.transaction() as tx:
+        ...     store.start_attempt(tx, run_id, "fit", 1, started_at=now, log_path=None)
+        """
+        self._ensure_schema()
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise self._storage_error(exc) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        self._ensure_schema()
+        try:
+            with self._reader.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise self._storage_error(exc) from exc
+
+    def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            try:
+                if needs_upgrade(self._engine):
+                    upgrade(self._engine)
+            except DBAPIError as exc:
+                raise self._storage_error(exc) from exc
+            self._schema_ready = True
+
+    def _storage_error(self, exc: DBAPIError) -> StorageError:
+        return StorageError(f"metadata database {self!r} failed: {exc.orig}")
+
+    def dispose(self) -> None:
+        """Close every pooled connection. The store can still be used afterwards."""
+        self._engine.dispose()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        tx: Connection,
+        *,
+        run_id: str,
+        pipeline: str,
+        params: Mapping[str, Any],
+        started_at: datetime,
+        executor: str,
+        task_runs: Sequence[NewTaskRun],
+        status: RunState = RunState.RUNNING,
+        parent_run_id: str | None = None,
+        trigger: str = "manual",
+    ) -> None:
+        """Record a new run and its nodes, in graph order.
+
+        >>> store.create_run(tx, run_id=rid, pipeline="churn", params={"C": 0.5},
+        ...                  started_at=now, executor="inline", task_runs=new_task_runs)
+        """
+        tx.execute(
+            _INSERT_RUN,
+            {
+                "id": run_id,
+                "pipeline": pipeline,
+                "status": status.value,
+                "params": dict(params),
+                "started_at": started_at,
+                "created_at": _now(),
+                "executor": executor,
+                "parent_run_id": parent_run_id,
+                "trigger": trigger,
+            },
+        )
+        _insert_task_runs(tx, run_id, task_runs, first_seq=0)
+
+    def add_task_runs(self, tx: Connection, run_id: str, task_runs: Sequence[NewTaskRun]) -> None:
+        """Record more nodes of a running run: the children of a dynamic fan-out.
+
+        >>> store.add_task_runs(tx, rid, [NewTaskRun("score[0]", "score", map_parent="score")])
+        """
+        if not task_runs:
+            return
+        first_seq = tx.execute(_NEXT_SEQ, {"b_run_id": run_id}).scalar_one()
+        _insert_task_runs(tx, run_id, task_runs, first_seq=first_seq)
+
+    def start_attempt(
+        self,
+        tx: Connection,
+        run_id: str,
+        node: str,
+        number: int,
+        *,
+        started_at: datetime,
+        log_path: str | None,
+    ) -> None:
+        """Record attempt ``number`` of ``node`` as running, and the node with it.
+
+        >>> store.start_attempt(tx, rid, "fit", 1, started_at=now, log_path="logs/fit.1.log")
+        """
+        tx.execute(
+            _INSERT_ATTEMPT,
+            {
+                "run_id": run_id,
+                "node": node,
+                "number": number,
+                "status": AttemptState.RUNNING.value,
+                "started_at": started_at,
+                "log_path": log_path,
+            },
+        )
+        tx.execute(
+            _START_TASK,
+            {"b_run_id": run_id, "b_node": node, "b_number": number, "b_started_at": started_at},
+        )
+
+    def finish_attempt(
+        self,
+        tx: Connection,
+        run_id: str,
+        node: str,
+        number: int,
+        *,
+        status: AttemptState,
+        ended_at: datetime,
+        task_status: TaskState,
+        error: str | None = None,
+        traceback: str | None = None,
+        outputs: Mapping[str, StoredValue] | None = None,
+    ) -> bool:
+        """Record the end of an attempt, its node's new state and its outputs, exactly once.
+
+        Fenced: only an attempt still recorded as running is changed. A late or duplicate
+        finish changes nothing and returns False; the first one returns True.
+
+        >>> store.finish_attempt(tx, rid, "fit", 1, status=AttemptState.SUCCEEDED,
+        ...                      ended_at=now, task_status=TaskState.SUCCEEDED,
+        ...                      outputs={"return": stored})
+        True
+        """
+        if status is AttemptState.RUNNING:
+            raise ValueError("finish_attempt needs a final attempt status, not running")
+        fenced = tx.execute(
+            _FINISH_ATTEMPT,
+            {
+                "b_run_id": run_id,
+                "b_node": node,
+                "b_number": number,
+                "b_status": status.value,
+                "b_ended_at": ended_at,
+                "b_error": error,
+                "b_traceback": traceback,
+            },
+        )
+        if fenced.rowcount == 0:
+            return False
+        params: dict[str, Any] = {
+            "b_run_id": run_id,
+            "b_node": node,
+            "b_status": task_status.value,
+            "b_error": error,
+        }
+        if task_status.is_finished:
+            params["b_ended_at"] = ended_at
+            tx.execute(_SET_TASK_ENDED, params)
+        else:
+            tx.execute(_SET_TASK, params)
+        if outputs:
+            self._insert_outputs(tx, run_id, node, outputs)
+        return True
+
+    def set_task_status(
+        self,
+        tx: Connection,
+        run_id: str,
+        nodes: Sequence[str],
+        status: TaskState,
+        *,
+        at: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Set the state (and error) of ``nodes`` with no attempt involved; ``at`` is the end.
+
+        >>> store.set_task_status(tx, rid, ["report", "notify"], TaskState.UPSTREAM_FAILED,
+        ...                       at=now, error="upstream 'fit' failed")
+        """
+        if not nodes:
+            return
+        rows: list[dict[str, Any]] = [
+            {"b_run_id": run_id, "b_node": node, "b_status": status.value, "b_error": error}
+            for node in nodes
+        ]
+        if at is None:
+            tx.execute(_SET_TASK, rows)
+            return
+        for row in rows:
+            row["b_ended_at"] = at
+        tx.execute(_SET_TASK_ENDED, rows)
+
+    def record_outputs(
+        self, tx: Connection, run_id: str, node: str, outputs: Mapping[str, StoredValue]
+    ) -> None:
+        """Record outputs of a node that got them without an attempt (a gather, a cache hit).
+
+        >>> store.record_outputs(tx, rid, "score", {"return": gathered})
+        """
+        if outputs:
+            self._insert_outputs(tx, run_id, node, outputs)
+
+    def finish_run(
+        self,
+        tx: Connection,
+        run_id: str,
+        *,
+        status: RunState,
+        ended_at: datetime,
+        result: Any = None,
+        error: str | None = None,
+    ) -> None:
+        """Record the end of a run and its return spec (JSON, refs marked by ``REF_MARKER``).
+
+        >>> store.finish_run(tx, rid, status=RunState.SUCCEEDED, ended_at=now,
+        ...                  result={"__dagwell_ref__": ["pick", "return"]})
+        """
+        done = tx.execute(
+            _FINISH_RUN,
+            {
+                "b_run_id": run_id,
+                "b_status": status.value,
+                "b_ended_at": ended_at,
+                "b_result": result,
+                "b_error": error,
+            },
+        )
+        if done.rowcount == 0:
+            raise NotFoundError(f"no run with id {run_id!r}")
+
+    def heartbeat(self, tx: Connection, run_id: str, at: datetime) -> None:
+        """Record that the runner of ``run_id`` was alive at ``at``.
+
+        >>> store.heartbeat(tx, rid, now)
+        """
+        done = tx.execute(_HEARTBEAT, {"b_run_id": run_id, "b_at": at})
+        if done.rowcount == 0:
+            raise NotFoundError(f"no run with id {run_id!r}")
+
+    def _insert_outputs(
+        self, tx: Connection, run_id: str, node: str, values: Mapping[str, StoredValue]
+    ) -> None:
+        rows: list[dict[str, Any]] = []
+        new_artifacts: dict[str, dict[str, Any]] = {}
+        for position, (name, value) in enumerate(values.items()):
+            artifact_hash = None
+            if not value.is_inline:
+                artifact_hash = value.hash
+                if artifact_hash not in new_artifacts:
+                    new_artifacts[artifact_hash] = {
+                        "hash": artifact_hash,
+                        "size": value.size,
+                        "serializer": value.serializer,
+                        "type_name": value.type_name,
+                    }
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "node": node,
+                    "name": name,
+                    "position": position,
+                    "value": value.to_json(),
+                    "artifact_hash": artifact_hash,
+                }
+            )
+        if new_artifacts:
+            self._insert_artifacts(tx, list(new_artifacts.values()))
+        tx.execute(_INSERT_OUTPUT, rows)
+
+    def _insert_artifacts(self, tx: Connection, rows: list[dict[str, Any]]) -> None:
+        now = _now()
+        for row in rows:
+            row["created_at"] = now
+        if self._insert_artifact is not None:
+            tx.execute(self._insert_artifact, rows)
+            return
+        # No portable "insert if absent": look first. Races need the dialect upserts above.
+        known = set(
+            tx.scalars(
+                select(artifacts.c.hash).where(artifacts.c.hash.in_([r["hash"] for r in rows]))
+            )
+        )
+        missing = [r for r in rows if r["hash"] not in known]
+        if missing:
+            tx.execute(insert(artifacts), missing)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with id ``run_id``, or with a unique id prefix of at least 4 characters.
+
+        Raises :class:`~dagwell.errors.NotFoundError` when no run matches, or when a prefix
+        matches several (the message lists them).
+
+        >>> store.get_run("3f2a").tasks["fit"].attempts[-1].status
+        <AttemptState.SUCCEEDED: 'succeeded'>
+        """
+        with self._reading() as conn:
+            row: AnyRow | None = conn.execute(_SELECT_RUNS.where(runs.c.id == run_id)).first()
+            if row is None:
+                row = self._find_by_prefix(conn, run_id)
+            found_id = row.id
+            return _load_runs(conn, [row], lambda column: column == found_id)[0]
+
+    def _find_by_prefix(self, conn: Connection, prefix: str) -> AnyRow:
+        if len(prefix) < MIN_PREFIX:
+            raise NotFoundError(
+                f"no run with id {prefix!r} (an id prefix needs {MIN_PREFIX} characters or more)"
+            )
+        found = conn.execute(
+            _SELECT_RUNS.where(runs.c.id.startswith(prefix, autoescape=True))
+            .order_by(runs.c.id)
+            .limit(11)
+        ).all()
+        # SQLite's LIKE ignores case; ids do not.
+        matches = [row for row in found if row.id.startswith(prefix)]
+        if not matches:
+            raise NotFoundError(f"no run with id {prefix!r}")
+        if len(matches) > 1:
+            shown = ", ".join(row.id for row in matches[:10])
+            more = ", ..." if len(matches) > 10 else ""
+            raise NotFoundError(f"run id prefix {prefix!r} is ambiguous: {shown}{more}")
+        return matches[0]
+
+    def list_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: str | RunState | None = None,
+        limit: int | None = 20,
+        since: datetime | None = None,
+        with_tasks: bool = False,
+    ) -> list[Run]:
+        """Runs, newest first (by creation time), optionally filtered.
+
+        ``since`` keeps runs created at or after it; ``limit=None`` returns all. Without
+        ``with_tasks`` the runs' ``tasks`` are empty, which keeps listings fast.
+
+        >>> [run.id for run in store.list_runs(pipeline="churn", status="failed", limit=5)]
+        """
+        query = select(runs.c.id)
+        if pipeline is not None:
+            query = query.where(runs.c.pipeline == pipeline)
+        if status is not None:
+            query = query.where(runs.c.status == RunState(status).value)
+        if since is not None:
+            query = query.where(runs.c.created_at >= since)
+        query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+        ids = query.subquery()
+        with self._reading() as conn:
+            run_rows = conn.execute(
+                _SELECT_RUNS.join(ids, ids.c.id == runs.c.id).order_by(
+                    runs.c.created_at.desc(), runs.c.id.desc()
+                )
+            ).all()
+            if not with_tasks:
+                return [_run(row, {}) for row in run_rows]
+            return _load_runs(conn, run_rows, lambda column: column.in_(select(ids.c.id)))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _artifact_insert(dialect: str) -> Executable | None:
+    """INSERT ... ON CONFLICT DO NOTHING for ``dialect``, or None if it has none we know."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(artifacts).on_conflict_do_nothing(index_elements=["hash"])
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(artifacts).on_conflict_do_nothing(index_elements=["hash"])
+    return None
+
+
+def _insert_task_runs(
+    tx: Connection, run_id: str, new: Sequence[NewTaskRun], *, first_seq: int
+) -> None:
+    if not new:
+        return
+    tx.execute(
+        _INSERT_TASK_RUN,
+        [
+            {
+                "run_id": run_id,
+                "node": t.node,
+                "seq": seq,
+                "task": t.task,
+                "status": t.status.value,
+                "upstream": list(t.upstream),
+                "attempts": 0,
+                "map_parent": t.map_parent,
+                "map_index": t.map_index,
+            }
+            for seq, t in enumerate(new, start=first_seq)
+        ],
+    )
+
+
+RunFilter = Callable[[ColumnElement[Any]], ColumnElement[bool]]
+"""Given a table's ``run_id`` column, the condition selecting the runs being read."""
+
+
+def _load_runs(conn: Connection, run_rows: Sequence[AnyRow], runs_of: RunFilter) -> list[Run]:
+    """Build runs with their tasks: one query per table, whatever the number of nodes."""
+    attempts_of: defaultdict[tuple[str, str], list[Attempt]] = defaultdict(list)
+    query = _SELECT_ATTEMPTS.where(runs_of(attempts.c.run_id))
+    for run_id, node, number, status, started, ended, error, traceback, log in conn.execute(query):
+        attempts_of[(run_id, node)].append(
+            Attempt(number, AttemptState(status), started, ended, error, traceback, log)
+        )
+    outputs_of: defaultdict[tuple[str, str], dict[str, StoredValue]] = defaultdict(dict)
+    for run_id, node, name, value in conn.execute(_SELECT_OUTPUTS.where(runs_of(outputs.c.run_id))):
+        outputs_of[(run_id, node)][name] = StoredValue.from_json(value)
+    tasks_of: defaultdict[str, dict[str, TaskRun]] = defaultdict(dict)
+    task: str
+    upstream: list[str]
+    query = _SELECT_TASKS.where(runs_of(task_runs.c.run_id))
+    for run_id, node, task, status, started, ended, upstream, error in conn.execute(query):
+        key = (run_id, node)
+        tasks_of[run_id][node] = TaskRun(
+            node=node,
+            task=task,
+            status=TaskState(status),
+            started_at=started,
+            ended_at=ended,
+            attempts=tuple(attempts_of.get(key, ())),
+            outputs=outputs_of.get(key, {}),
+            upstream=tuple(upstream),
+            error=error,
+        )
+    return [_run(row, tasks_of.get(row.id, {})) for row in run_rows]
+
+
+def _run(row: AnyRow, tasks: Mapping[str, TaskRun]) -> Run:
+    return Run(
+        id=row.id,
+        pipeline=row.pipeline,
+        status=RunState(row.status),
+        params=row.params,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        tasks=tasks,
+        error=row.error,
+        result_spec=row.result,
+    )

@@ -1,0 +1,152 @@
+"""The metadata database schema, as SQLAlchemy Core tables: runs, task runs, attempts, outputs.
+
+Only declarations live here; the queries are in ``store.py`` and every change to these tables
+goes through a migration in ``migrations/versions/``. Types are portable (SQLite and
+PostgreSQL): states are plain strings, structured values are ``JSON``, and times are
+:class:`UTCDateTime`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Explicit constraint names, so Alembic's batch mode on SQLite recreates tables predictably."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored as naive UTC and read back with ``tzinfo=UTC``.
+
+    Naive datetimes are refused: their time zone is a guess.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=timezone.utc)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("pipeline", String, nullable=False, index=True),
+    Column("status", String, nullable=False, index=True),
+    Column("params", JSON, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("executor", String, nullable=False),
+    Column("error", Text),
+    # The pipeline's return spec; None is stored as SQL NULL, not JSON 'null'.
+    Column("result", JSON(none_as_null=True)),
+    Column(
+        "parent_run_id",
+        String,
+        ForeignKey("runs.id", ondelete="SET NULL"),
+        index=True,
+    ),
+    Column("trigger", String, nullable=False, default="manual", server_default="manual"),
+    Column("heartbeat_at", UTCDateTime),
+)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("run_id", String, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("node", String, primary_key=True),
+    # Creation order within the run (graph order, then fan-out children as they appear).
+    Column("seq", Integer, nullable=False),
+    Column("task", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("upstream", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("error", Text),
+    Column("map_parent", String),
+    Column("map_index", Integer),
+    UniqueConstraint("run_id", "seq"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("node", String, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("status", String, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("error", Text),
+    Column("traceback", Text),
+    Column("log_path", Text),
+    ForeignKeyConstraint(
+        ["run_id", "node"], ["task_runs.run_id", "task_runs.node"], ondelete="CASCADE"
+    ),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("hash", String, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("serializer", String, nullable=False),
+    Column("type_name", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+outputs = Table(
+    "outputs",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("node", String, primary_key=True),
+    Column("name", String, primary_key=True),
+    # Order of the outputs as the task declared them ("train", "test").
+    Column("position", Integer, nullable=False),
+    Column("value", JSON, nullable=False),
+    # Null when the value is held inline in ``value``.
+    Column("artifact_hash", String, ForeignKey("artifacts.hash")),
+    ForeignKeyConstraint(
+        ["run_id", "node"], ["task_runs.run_id", "task_runs.node"], ondelete="CASCADE"
+    ),
+    Index(None, "artifact_hash"),
+)

@@ -1,0 +1,47 @@
+"""Fixtures shared by every test: a private DAGWELL_HOME, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import dagwell as dw
+
+# In-process integration tests import their pipelines from this folder by module name, and
+# process-executor workers get the caller's sys.path, so put it there once, for both.
+_INTEGRATION = str(Path(__file__).parent / "integration")
+if _INTEGRATION not in sys.path:
+    sys.path.insert(0, _INTEGRATION)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> dw.Settings:
+    """Settings whose database, artifacts and logs all live in this test's tmp_path."""
+    return dw.Settings.from_env({}, home=tmp_path / "home")
+
+
+RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> RunCli:
+    """Run ``dagwell ARGS...`` in a subprocess, in tmp_path, with DAGWELL_HOME in tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
+    env["DAGWELL_HOME"] = str(tmp_path / "home")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dagwell.interfaces.cli.main", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
