@@ -58,6 +58,7 @@ class TaskRun:
     outputs: Mapping[str, StoredValue] = field(default_factory=dict)
     upstream: tuple[str, ...] = ()
     error: str | None = None
+    map_parent: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -76,6 +77,7 @@ class TaskRun:
             "ended_at": _iso(self.ended_at),
             "duration": self.duration,
             "upstream": list(self.upstream),
+            "map_parent": self.map_parent,
             "error": self.error,
             "attempts": [a.to_dict() for a in self.attempts],
             "outputs": {name: value.to_json() for name, value in self.outputs.items()},

@@ -212,6 +212,7 @@ def test_task_run_to_dict_shape():
         "ended_at": "2026-01-02T03:04:07.500000+00:00",
         "duration": 2.5,
         "upstream": ["split"],
+        "map_parent": None,
         "error": None,
         "attempts": [
             {

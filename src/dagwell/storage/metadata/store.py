@@ -146,6 +146,7 @@ _SELECT_TASKS = select(
     task_runs.c.ended_at,
     task_runs.c.upstream,
     task_runs.c.error,
+    task_runs.c.map_parent,
 ).order_by(task_runs.c.run_id, task_runs.c.seq)
 _SELECT_ATTEMPTS = select(
     attempts.c.run_id,
@@ -618,12 +619,13 @@ def _load_runs(conn: Connection, run_rows: Sequence[AnyRow], runs_of: RunFilter)
     for run_id, node, name, value in conn.execute(_SELECT_OUTPUTS.where(runs_of(outputs.c.run_id))):
         outputs_of[(run_id, node)][name] = StoredValue.from_json(value)
     tasks_of: defaultdict[str, dict[str, TaskRun]] = defaultdict(dict)
+    children_of: defaultdict[tuple[str, str], list[TaskRun]] = defaultdict(list)
     task: str
     upstream: list[str]
     query = _SELECT_TASKS.where(runs_of(task_runs.c.run_id))
-    for run_id, node, task, status, started, ended, upstream, error in conn.execute(query):
+    for run_id, node, task, status, started, ended, upstream, error, parent in conn.execute(query):
         key = (run_id, node)
-        tasks_of[run_id][node] = TaskRun(
+        record = TaskRun(
             node=node,
             task=task,
             status=TaskState(status),
@@ -633,8 +635,29 @@ def _load_runs(conn: Connection, run_rows: Sequence[AnyRow], runs_of: RunFilter)
             outputs=outputs_of.get(key, {}),
             upstream=tuple(upstream),
             error=error,
+            map_parent=parent,
         )
-    return [_run(row, tasks_of.get(row.id, {})) for row in run_rows]
+        if parent is None:
+            tasks_of[run_id][node] = record
+        else:
+            children_of[(run_id, parent)].append(record)
+    return [
+        _run(row, _with_children(row.id, tasks_of[row.id], children_of)) for row in run_rows
+    ]
+
+
+def _with_children(
+    run_id: str,
+    tasks: dict[str, TaskRun],
+    children_of: Mapping[tuple[str, str], list[TaskRun]],
+) -> dict[str, TaskRun]:
+    """Tasks in graph order, each dynamic fan-out followed by its children in item order."""
+    ordered: dict[str, TaskRun] = {}
+    for node, record in tasks.items():
+        ordered[node] = record
+        for child in children_of.get((run_id, node), ()):
+            ordered[child.node] = child
+    return ordered
 
 
 def _run(row: AnyRow, tasks: Mapping[str, TaskRun]) -> Run:

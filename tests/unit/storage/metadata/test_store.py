@@ -137,7 +137,7 @@ def test_create_run_records_executor_trigger_and_parent(store: MetadataStore, ur
     assert rows(url, "SELECT trigger FROM runs WHERE id='parent-run'") == [("manual",)]
 
 
-def test_add_task_runs_appends_fan_out_children_after_existing_nodes(
+def test_fan_out_children_are_read_back_right_after_their_parent(
     store: MetadataStore, url: str
 ) -> None:
     create(store, nodes=("items", "score", "pick"))
@@ -152,8 +152,9 @@ def test_add_task_runs_appends_fan_out_children_after_existing_nodes(
 
     run = store.get_run("run-0001")
 
-    assert list(run.tasks) == ["items", "score", "pick", "score[0]", "score[1]", "score[2]"]
+    assert list(run.tasks) == ["items", "score", "score[0]", "score[1]", "score[2]", "pick"]
     assert run.tasks["score[2]"].upstream == ("items",)
+    assert run.tasks["score[2]"].map_parent == "score"
     assert rows(url, "SELECT map_parent, map_index FROM task_runs WHERE node='score[1]'") == [
         ("score", 1)
     ]
