@@ -1,0 +1,508 @@
+"""Time dagwell against plain Python on workloads W0-W4 and print the table of targets.
+
+    .venv/bin/python bench/run.py                  # everything (a few minutes)
+    .venv/bin/python bench/run.py --only W1,W3 --repeat 3
+
+Each measurement is a whole process timed from outside: dagwell through its real command
+line (``dagwell run FILE -q --workers 2``, the process executor, every run recorded in
+SQLite and the artifact store), the baseline as a plain ``python`` script. Every invocation
+gets a fresh scratch folder (``DAGWELL_HOME`` and ``TMPDIR`` inside it); workloads run
+round-robin and dagwell and baseline runs alternate, so that a change in machine load hits
+everything alike. Absolute seconds drift; the ratios and marginal costs printed are what to
+compare. Raw figures go to ``.bench/results.json``. The workloads and targets are described
+in ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = ROOT / ".bench" / "results.json"
+WORKERS = 2
+WIDTH, DEPTH = 500, 200  # tasks in W1 and W2, for the marginal cost per task
+MIB = 1024 * 1024
+# "run 1a2b3c succeeded in 0.87s": dagwell's own clock from run start to run end.
+_RUN_LINE = re.compile(r"run \S+ (\w+) in ([0-9.]+)s")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One workload: the dagwell pipeline file, its plain-Python twin, and how often to time."""
+
+    id: str
+    what: str
+    pipeline: str
+    baseline: str
+    repeat: int = 5
+
+
+WORKLOADS = [
+    Workload("W0", "start-up, 1 no-op", "w0_noop.py", "b0_noop.py"),
+    Workload("W1", f"wide, {WIDTH} + sum", "w1_wide.py", "b1_wide.py"),
+    Workload("W2", f"deep, chain of {DEPTH}", "w2_deep.py", "b2_deep.py"),
+    Workload("W3", "200 MB array", "w3_heavy.py", "b3_heavy.py"),
+    Workload("W4", "CPU, 4 x 1.5 s / 2", "w4_cpu.py", "b4_cpu.py", repeat=3),
+]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed process: wall seconds, peak RSS of its largest process, exit code."""
+
+    seconds: float
+    peak_mib: float
+    returncode: int
+    run_seconds: float | None = None  # what `dagwell run` itself reports, if it did
+    output_tail: str = ""
+
+
+@dataclass
+class Side:
+    """The samples of one side (dagwell or baseline) of one workload."""
+
+    command: list[str]
+    samples: list[Sample] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def median(self) -> float | None:
+        """Median wall seconds of the timed runs, or None if there are none or one failed."""
+        if self.error or not self.samples:
+            return None
+        return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def peak_mib(self) -> float | None:
+        """Highest peak RSS seen over the timed runs."""
+        if self.error or not self.samples:
+            return None
+        return max(s.peak_mib for s in self.samples)
+
+
+@dataclass
+class Result:
+    """Both sides of one workload."""
+
+    workload: Workload
+    dagwell: Side
+    baseline: Side
+
+    @property
+    def ratio(self) -> float | None:
+        """dagwell median / baseline median."""
+        return _divide(self.dagwell.median, self.baseline.median)
+
+    @property
+    def peak_ratio(self) -> float | None:
+        """dagwell peak RSS / baseline peak RSS."""
+        return _divide(self.dagwell.peak_mib, self.baseline.peak_mib)
+
+
+def _divide(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+# -- measuring ---------------------------------------------------------------------------
+
+
+def measure(command: list[str], scratch_root: Path) -> Sample:
+    """Run ``command`` once in a fresh scratch folder; time it and read its peak RSS.
+
+    The peak comes from ``os.wait4``: Linux reports the larger of the process's own
+    ``ru_maxrss`` and that of every descendant it waited for (dagwell's workers, the
+    process pool's), so it is the largest single process of the tree, not a sum.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=scratch_root))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
+    env.update(DAGWELL_HOME=str(scratch / "home"), TMPDIR=str(scratch))
+    try:
+        with tempfile.TemporaryFile(dir=scratch_root) as output:
+            start = time.perf_counter()
+            proc = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait
+            output.seek(0)
+            text = output.read().decode(errors="replace")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    found = _RUN_LINE.search(text)
+    return Sample(
+        seconds=seconds,
+        peak_mib=usage.ru_maxrss * 1024 / MIB,  # ru_maxrss is in KiB on Linux
+        returncode=proc.returncode,
+        run_seconds=float(found.group(2)) if found else None,
+        output_tail=text[-2000:] if proc.returncode else "",
+    )
+
+
+def dagwell_command(workload: Workload) -> list[str]:
+    """``dagwell run bench/workloads/FILE -q --workers 2`` from this interpreter's venv."""
+    exe = Path(sys.executable).parent / "dagwell"
+    if not exe.exists():
+        exe = ROOT / ".venv" / "bin" / "dagwell"
+    target = f"bench/workloads/{workload.pipeline}"
+    return [str(exe), "run", target, "-q", "--workers", str(WORKERS)]
+
+
+def baseline_command(workload: Workload) -> list[str]:
+    """``python bench/baselines/FILE`` with this interpreter."""
+    return [sys.executable, f"bench/baselines/{workload.baseline}"]
+
+
+def run_all(
+    workloads: list[Workload], repeat: int | None, warmup: int, console: Console
+) -> list[Result]:
+    """Measure every workload, round-robin, each round alternating dagwell and baseline.
+
+    Round-robin (W0, W1, ... W4, then again) rather than workload after workload, so that a
+    change in machine load lands on every workload alike: the marginal costs subtract W0
+    from W1 and W2, and would otherwise subtract two different moments of the machine.
+    """
+    scratch_root = Path(tempfile.mkdtemp(prefix="dagwell-bench-"))
+    results = [Result(w, Side(dagwell_command(w)), Side(baseline_command(w))) for w in workloads]
+    plan = _plan(results, repeat, warmup)
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console) as progress:
+            bar = progress.add_task("starting", total=len(plan))
+            for result, name, side, kind, number in plan:
+                label = f"{result.workload.id} {name:<8} {kind} {number}"
+                progress.update(bar, description=label)
+                if side.error is None:
+                    sample = measure(side.command, scratch_root)
+                    _log(progress.console, label, sample)
+                    if sample.returncode != 0:
+                        side.error = f"exit code {sample.returncode}"
+                        progress.console.print(sample.output_tail, markup=False)
+                    elif kind == "run":
+                        side.samples.append(sample)
+                progress.advance(bar)
+            progress.update(bar, description="done")
+    finally:
+        shutil.rmtree(scratch_root, ignore_errors=True)
+    return results
+
+
+def _plan(
+    results: list[Result], repeat: int | None, warmup: int
+) -> list[tuple[Result, str, Side, str, int]]:
+    """Every measurement in order: warm-up rounds, then timed rounds, workloads interleaved."""
+    most = max(repeat or r.workload.repeat for r in results)
+    rounds = [("warm-up", i) for i in range(warmup)] + [("run", i) for i in range(most)]
+    plan = []
+    for kind, i in rounds:
+        for result in results:
+            if kind == "run" and i >= (repeat or result.workload.repeat):
+                continue  # W4 runs fewer rounds than the others
+            for name, side in (("dagwell", result.dagwell), ("baseline", result.baseline)):
+                plan.append((result, name, side, kind, i + 1))
+    return plan
+
+
+def _log(console: Console, label: str, sample: Sample) -> None:
+    own = f" (run {sample.run_seconds:.2f} s)" if sample.run_seconds is not None else ""
+    failed = f" [red]exit {sample.returncode}[/]" if sample.returncode else ""
+    console.print(
+        f"[dim]{label:<26} {sample.seconds:7.3f} s{own:<16} {sample.peak_mib:6.0f} MiB[/]{failed}"
+    )
+
+
+# -- judging -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One target checked: what was required, the figure, and whether it was met."""
+
+    figure: str
+    target: str
+    value: float | None
+    limit: float
+    stretch: float | None = None
+
+    @property
+    def met(self) -> bool | None:
+        """True, False, or None when the figure is missing or negative (noise, W1/W2 < W0)."""
+        return None if self.value is None or self.value < 0 else self.value <= self.limit
+
+    @property
+    def stretch_met(self) -> bool:
+        """True when the stretch goal is met as well."""
+        value, stretch = self.value, self.stretch
+        return bool(self.met) and value is not None and stretch is not None and value <= stretch
+
+
+def marginal_ms(results: dict[str, Result], wid: str, tasks: int) -> float | None:
+    """dagwell's (W1 - W0) / 500 or (W2 - W0) / 200, in milliseconds per task."""
+    if wid not in results or "W0" not in results:
+        return None
+    top, base = results[wid].dagwell.median, results["W0"].dagwell.median
+    return None if top is None or base is None else (top - base) / tasks * 1000
+
+
+def verdicts(results: dict[str, Result]) -> dict[str, list[Verdict]]:
+    """The targets of WORKLOADS.md for every workload measured."""
+    out: dict[str, list[Verdict]] = {}
+    if "W0" in results:
+        w0 = results["W0"].dagwell.median
+        out["W0"] = [Verdict("start-up", "≤ 0.5 s (stretch 0.3)", w0, 0.5, 0.3)]
+    for wid, tasks in (("W1", WIDTH), ("W2", DEPTH)):
+        if wid in results:
+            value = marginal_ms(results, wid, tasks)
+            out[wid] = [Verdict("marginal", "≤ 0.5 ms/task (stretch 0.2)", value, 0.5, 0.2)]
+    if "W3" in results:
+        w3 = results["W3"]
+        out["W3"] = [
+            Verdict("time", "≤ 2.0x npy (stretch 1.5x)", w3.ratio, 2.0, 1.5),
+            Verdict("memory", "peak ≤ 1.5x npy", w3.peak_ratio, 1.5),
+        ]
+    if "W4" in results:
+        out["W4"] = [
+            Verdict("time", "≤ 1.10x pool (stretch 1.05x)", results["W4"].ratio, 1.10, 1.05)
+        ]
+    return out
+
+
+# -- reporting ---------------------------------------------------------------------------
+
+
+def render(results: dict[str, Result], checks: dict[str, list[Verdict]]) -> Table:
+    """The table WORKLOADS.md asks for."""
+    table = Table(title="dagwell vs plain Python (median wall seconds, whole processes)")
+    table.add_column("workload", no_wrap=True)
+    table.add_column("dagwell median s", justify="right")
+    table.add_column("baseline median s", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("marginal ms/task", justify="right")
+    table.add_column("peak MiB (dagwell / baseline)", justify="right")
+    table.add_column("target", no_wrap=True)
+    table.add_column("met?", no_wrap=True)
+    for wid, result in results.items():
+        marginal = {
+            "W1": marginal_ms(results, "W1", WIDTH),
+            "W2": marginal_ms(results, "W2", DEPTH),
+        }
+        checks_here = checks.get(wid, [])
+        table.add_row(
+            f"{wid} {result.workload.what}",
+            _seconds(result.dagwell),
+            _seconds(result.baseline),
+            _number(result.ratio, "{:.2f}x"),
+            _number(marginal.get(wid), "{:.3f}"),
+            f"{_number(result.dagwell.peak_mib, '{:.0f}')} / "
+            f"{_number(result.baseline.peak_mib, '{:.0f}')}",
+            "\n".join(c.target for c in checks_here),
+            "\n".join(_verdict(c) for c in checks_here),
+        )
+    return table
+
+
+def _seconds(side: Side) -> str:
+    return f"[red]{side.error}[/]" if side.error else _number(side.median, "{:.3f}")
+
+
+def _number(value: float | None, form: str) -> str:
+    return "—" if value is None else form.format(value)
+
+
+def _verdict(check: Verdict) -> str:
+    if check.met is None:
+        return "[yellow]n/a[/]" if check.value is None else "[yellow]noise[/] (negative)"
+    if not check.met:
+        return "[red]MISS[/]"
+    return "[green]PASS[/] (stretch too)" if check.stretch_met else "[green]PASS[/]"
+
+
+def notes(
+    results: dict[str, Result], repeat: int | None, warmup: int, load_before: float
+) -> list[str]:
+    """The lines printed under the table: how to read it, and dagwell's own run times."""
+    counts = ", ".join(f"{w}: {repeat or r.workload.repeat}" for w, r in results.items())
+    lines = [
+        f"Median of timed runs ({counts}) after {warmup} warm-up round(s); workloads run "
+        "round-robin, dagwell and baseline alternating. ratio = dagwell / baseline.",
+        "marginal = (W1 - W0) / 500 and (W2 - W0) / 200 of dagwell's medians.",
+        "peak MiB = ru_maxrss from os.wait4 on the command: the largest single process among "
+        "it and the children it reaped (dagwell's workers, the pool's processes), not a sum.",
+        f"Load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, "
+        f"on {os.cpu_count()} CPUs.",
+    ]
+    if max(load_before, os.getloadavg()[0]) > (os.cpu_count() or 1) / 2:
+        lines.append(
+            "[yellow]The machine was busy with other work: seconds are inflated and noisy, "
+            "marginal costs most of all (a difference of two noisy medians).[/]"
+        )
+    own = []
+    for wid, result in results.items():
+        timed = [s.run_seconds for s in result.dagwell.samples if s.run_seconds is not None]
+        if timed and result.dagwell.median is not None:
+            inside = statistics.median(timed)
+            own.append(f"{wid} {inside:.2f} s of {result.dagwell.median:.2f} s")
+    if own:
+        lines.append(
+            "dagwell's own run time (run start to end, as `dagwell run` reports it): "
+            + "; ".join(own)
+            + ". The rest is process start-up, imports and exit."
+        )
+    return lines
+
+
+def save(
+    results: dict[str, Result],
+    checks: dict[str, list[Verdict]],
+    started: datetime,
+    load_before: tuple[float, float, float],
+    repeat: int | None,
+    warmup: int,
+) -> Path:
+    """Write every raw figure to ``.bench/results.json`` and return its path."""
+    payload: dict[str, Any] = {
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "machine": {
+            "python": sys.version,
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "dagwell": {"version": _version(), "git": _git()},
+        "settings": {"repeat": repeat, "warmup": warmup, "workers": WORKERS},
+        "peak_rss_measures": "max ru_maxrss of the command's process and its reaped children",
+        "workloads": {},
+    }
+    for wid, result in results.items():
+        payload["workloads"][wid] = {
+            "what": result.workload.what,
+            "dagwell": _side_json(result.dagwell),
+            "baseline": _side_json(result.baseline),
+            "ratio": result.ratio,
+            "peak_ratio": result.peak_ratio,
+            "marginal_ms_per_task": (
+                marginal_ms(results, wid, WIDTH if wid == "W1" else DEPTH)
+                if wid in ("W1", "W2")
+                else None
+            ),
+            "targets": [
+                {**asdict(c), "met": c.met, "stretch_met": c.stretch_met}
+                for c in checks.get(wid, [])
+            ],
+        }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
+    return RESULTS
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    return {
+        "command": side.command,
+        "median_s": side.median,
+        "peak_mib": side.peak_mib,
+        "error": side.error,
+        "runs": [asdict(s) for s in side.samples],
+    }
+
+
+def _version() -> str | None:
+    try:
+        return metadata.version("dagwell")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except OSError:
+        return {}
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """``--only W1,W3``, ``--repeat N`` and ``--warmup N``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", help="comma-separated workload ids, e.g. W1,W3")
+    parser.add_argument("--repeat", type=int, help="timed runs per side (default 5, and 3 for W4)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must be 0 or more")
+    return args
+
+
+def select(only: str | None, console: Console) -> list[Workload]:
+    """The workloads named by ``--only`` (all by default); W0 joins W1 and W2 for marginals."""
+    if not only:
+        return list(WORKLOADS)
+    by_id = {w.id: w for w in WORKLOADS}
+    wanted = {part.strip().upper() for part in only.split(",") if part.strip()}
+    unknown = sorted(wanted - set(by_id))
+    if unknown:
+        raise SystemExit(
+            f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(by_id)}"
+        )
+    if wanted & {"W1", "W2"} and "W0" not in wanted:
+        console.print("[dim]adding W0: the marginal cost per task of W1/W2 needs it[/]")
+        wanted.add("W0")
+    return [w for w in WORKLOADS if w.id in wanted]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure, print the table and the notes, and save the raw figures."""
+    args = parse_args(argv)
+    # Piped output (make bench | tee) would otherwise wrap the table at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    workloads = select(args.only, console)
+    started, load_before = datetime.now(timezone.utc), os.getloadavg()
+    measured = run_all(workloads, args.repeat, args.warmup, console)
+    results = {r.workload.id: r for r in measured}
+    checks = verdicts(results)
+    console.print()
+    console.print(render(results, checks))
+    for line in notes(results, args.repeat, args.warmup, load_before[0]):
+        console.print(f"[dim]{line}[/]")
+    path = save(results, checks, started, load_before, args.repeat, args.warmup)
+    console.print(f"raw figures: {path.relative_to(ROOT)}")
+    if any(r.dagwell.error or r.baseline.error for r in measured):
+        sys.exit(1)  # a command failed; a missed target is a result, not an error
+
+
+if __name__ == "__main__":
+    main()
