@@ -26,7 +26,7 @@ from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
 from dagwell.storage.metadata.engine import for_reads, make_engine
-from dagwell.storage.metadata.migrate import needs_upgrade, upgrade
+from dagwell.storage.metadata.migrate import ensure_schema
 from dagwell.storage.metadata.tables import (
     UTCDateTime,
     artifacts,
@@ -221,8 +221,7 @@ class MetadataStore:
             if self._schema_ready:
                 return
             try:
-                if needs_upgrade(self._engine):
-                    upgrade(self._engine)
+                ensure_schema(self._engine)
             except DBAPIError as exc:
                 raise self._storage_error(exc) from exc
             self._schema_ready = True
@@ -641,9 +640,7 @@ def _load_runs(conn: Connection, run_rows: Sequence[AnyRow], runs_of: RunFilter)
             tasks_of[run_id][node] = record
         else:
             children_of[(run_id, parent)].append(record)
-    return [
-        _run(row, _with_children(row.id, tasks_of[row.id], children_of)) for row in run_rows
-    ]
+    return [_run(row, _with_children(row.id, tasks_of[row.id], children_of)) for row in run_rows]
 
 
 def _with_children(

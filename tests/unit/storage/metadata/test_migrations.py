@@ -21,6 +21,7 @@ from dagwell.storage.metadata.migrate import (
     HEAD_REVISION,
     alembic_config,
     current_revisions,
+    ensure_schema,
     needs_upgrade,
     upgrade,
 )
@@ -158,3 +159,41 @@ def test_opening_a_current_database_does_not_import_alembic(engine: sa.Engine, u
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
 
     assert done.returncode == 0, done.stderr
+
+
+def test_a_fresh_database_is_created_at_head_without_importing_alembic(url: str) -> None:
+    code = (
+        "import sys\n"
+        "from dagwell.storage.metadata.store import MetadataStore\n"
+        f"store = MetadataStore({url!r})\n"
+        "store.list_runs()\n"
+        "store.dispose()\n"
+        "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_directly_created_schema_is_what_the_migrations_make(engine: sa.Engine) -> None:
+    ensure_schema(engine)
+
+    assert table_names(engine) == TABLES
+    assert not needs_upgrade(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_server_default": True})
+        assert compare_metadata(context, metadata) == []
+        assert context.get_current_revision() == HEAD_REVISION
+    upgrade(engine)  # Alembic agrees it is at head: nothing to do, no error
+    assert current_revisions(engine) == [HEAD_REVISION]
+
+
+def test_ensure_schema_migrates_a_database_that_is_not_empty(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE unrelated (x INTEGER)"))
+
+    ensure_schema(engine)
+
+    assert table_names(engine) == TABLES | {"unrelated"}
+    assert current_revisions(engine) == [HEAD_REVISION]
