@@ -97,6 +97,9 @@ class Runner:
         self.retry_heap: list[tuple[float, str]] = []
         self.in_flight: dict[cf.Future[AttemptOutcome], _Flight] = {}
         self.unfinished = len(self.nodes)
+        # One queued attempt per worker keeps workers busy while the runner records results,
+        # and lets several results share one transaction.
+        self.capacity = executor.workers * (1 if executor.name == "inline" else 2)
         self._last_heartbeat = clock()
 
     # -- the loop ------------------------------------------------------------------------
@@ -116,7 +119,7 @@ class Runner:
         return self._finish()
 
     def _wait(self) -> set[cf.Future[AttemptOutcome]]:
-        if self.ready and len(self.in_flight) < self.executor.workers:
+        if self.ready and len(self.in_flight) < self.capacity:
             return set()
         if not self.in_flight and not self.retry_heap:
             raise RuntimeError("runner stalled: nothing ready, running or waiting to retry")
@@ -137,7 +140,7 @@ class Runner:
                 flight = self.in_flight.pop(future)
                 self._record_outcome(tx, flight, _outcome_of(future))
             self._queue_due_retries()
-            while self.ready and len(self.in_flight) + len(to_submit) < self.executor.workers:
+            while self.ready and len(self.in_flight) + len(to_submit) < self.capacity:
                 spec = self._start(tx, self.ready.popleft())
                 if spec is not None:
                     to_submit.append(spec)
