@@ -1,6 +1,6 @@
 """A pipeline where one branch fails: shows retries, upstream_failed and a failed run.
 
-    dagwell run examples/flaky.py       # exits 1; `dagwell logs RUN broken` shows why
+dagwell run examples/flaky.py       # exits 1; `dagwell logs RUN broken` shows why
 """
 
 from __future__ import annotations

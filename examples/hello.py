@@ -1,6 +1,6 @@
 """The smallest useful pipeline: params, a fan-out, a shell task and a join.
 
-    dagwell run examples/hello.py -p n=4
+dagwell run examples/hello.py -p n=4
 """
 
 from __future__ import annotations

@@ -120,5 +120,5 @@ def ml_demo(test_size: float = 0.25, seed: int = 0, metric: str = "roc_auc") -> 
     features = engineer_features(preprocess(ingest()))
     train_set, test_set = split(features, test_size=test_size, seed=seed)
     models = [train(train_set, config=c, seed=seed) for c in CANDIDATES]
-    evaluations = [evaluate(m, test_set, config=c) for m, c in zip(models, CANDIDATES)]
+    evaluations = [evaluate(m, test_set, config=c) for m, c in zip(models, CANDIDATES, strict=True)]
     return pick_best(evaluations, metric=metric)

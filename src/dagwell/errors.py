@@ -1,16 +1,16 @@
 """The whole exception tree of dagwell, grouped by who has to act.
 
-    DagwellError
-    ├── DefinitionError (ValueError)        the user's pipeline or task definition is wrong
-    │   ├── CycleError                      the graph has a cycle
-    │   ├── ParamError                      an unknown, missing or mistyped pipeline param
-    │   └── PipelineLoadError               a pipeline file cannot be loaded or is ambiguous
-    ├── TaskError                           a task attempt failed (user code, timeout, crash)
-    │   ├── TaskTimeoutError                the attempt ran longer than its timeout
-    │   ├── WorkerDiedError                 the worker process running the attempt died
-    │   └── SerializationError              an output could not be stored
-    ├── StorageError                        the metadata database or artifact store failed
-    └── NotFoundError (LookupError)         a run, node or artifact does not exist
+DagwellError
+├── DefinitionError (ValueError)        the user's pipeline or task definition is wrong
+│   ├── CycleError                      the graph has a cycle
+│   ├── ParamError                      an unknown, missing or mistyped pipeline param
+│   └── PipelineLoadError               a pipeline file cannot be loaded or is ambiguous
+├── TaskError                           a task attempt failed (user code, timeout, crash)
+│   ├── TaskTimeoutError                the attempt ran longer than its timeout
+│   ├── WorkerDiedError                 the worker process running the attempt died
+│   └── SerializationError              an output could not be stored
+├── StorageError                        the metadata database or artifact store failed
+└── NotFoundError (LookupError)         a run, node or artifact does not exist
 """
 
 from __future__ import annotations

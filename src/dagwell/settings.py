@@ -47,9 +47,7 @@ class Settings:
         env = os.environ if env is None else env
         home_path = Path(home or env.get("DAGWELL_HOME") or ".dagwell").expanduser().resolve()
         db = db_url or env.get("DAGWELL_DB_URL") or f"sqlite:///{home_path / 'dagwell.db'}"
-        artifacts = (
-            artifacts_url or env.get("DAGWELL_ARTIFACTS") or str(home_path / "artifacts")
-        )
+        artifacts = artifacts_url or env.get("DAGWELL_ARTIFACTS") or str(home_path / "artifacts")
         return cls(home=home_path, db_url=db, artifacts_url=artifacts)
 
     def with_home(self, home: str | os.PathLike[str]) -> Settings:

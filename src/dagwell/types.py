@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any, TypeAlias
 
-JSONValue = Union[None, bool, int, float, str, list["JSONValue"], Mapping[str, "JSONValue"]]
-"""A value that round-trips through JSON."""
+JSONValue: TypeAlias = Any
+"""A value that round-trips through JSON (None, bool, int, float, str, lists, str-keyed dicts).
+
+Spelled ``Any`` because a recursive alias buys little here and costs casts everywhere."""
 
 Params = Mapping[str, Any]
 """Concrete pipeline params, by name."""

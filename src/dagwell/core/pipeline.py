@@ -12,7 +12,7 @@ import json
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from dagwell.core.graph import Graph
 from dagwell.core.tracing import active_trace, tracing
@@ -75,7 +75,9 @@ class Pipeline:
             f"dw.run({self.fn.__name__}, params={{...}}) or `dagwell run FILE`"
         )
 
-    def bind(self, given: Mapping[str, Any] | None = None, *, from_text: bool = False) -> dict:
+    def bind(
+        self, given: Mapping[str, Any] | None = None, *, from_text: bool = False
+    ) -> dict[str, Any]:
         """Check ``given`` against the params and fill in defaults.
 
         With ``from_text`` (values typed on a command line), strings are converted to the
@@ -186,8 +188,7 @@ def _params_of(fn: Callable[..., Any]) -> tuple[Param, ...]:
     for p in inspect.signature(fn).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise DefinitionError(
-                f"pipeline {fn.__name__!r}: params must be named (no *args or **kwargs), "
-                f"found {p}"
+                f"pipeline {fn.__name__!r}: params must be named (no *args or **kwargs), found {p}"
             )
         annotation = hints.get(p.name)
         if annotation is None and p.annotation is not _REQUIRED:
@@ -196,6 +197,15 @@ def _params_of(fn: Callable[..., Any]) -> tuple[Param, ...]:
     return tuple(params)
 
 
+@overload
+def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
+@overload
+def pipeline(
+    *,
+    name: str | None = None,
+    schedule: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Callable[[Callable[..., Any]], Pipeline]: ...
 def pipeline(
     fn: Callable[..., Any] | None = None,
     /,

@@ -163,8 +163,7 @@ class Run:
             )
         if name not in task.outputs:
             raise NotFoundError(
-                f"node {node!r} has no output {name!r}; its outputs are: "
-                f"{', '.join(task.outputs)}"
+                f"node {node!r} has no output {name!r}; its outputs are: {', '.join(task.outputs)}"
             )
         return task.outputs[name]
 

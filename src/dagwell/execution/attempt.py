@@ -106,7 +106,7 @@ def _store_outputs(store: ArtifactStore, spec: AttemptSpec, value: Any) -> dict[
             f"{type(value).__name__}; return a tuple of {len(names)} values or a dict "
             "with those keys"
         )
-    return {name: _put(store, spec, name, part) for name, part in zip(names, parts)}
+    return {name: _put(store, spec, name, part) for name, part in zip(names, parts, strict=True)}
 
 
 def _put(store: ArtifactStore, spec: AttemptSpec, name: str, value: Any) -> StoredValue:

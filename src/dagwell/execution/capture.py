@@ -54,9 +54,8 @@ def _scratch() -> int:
     global _scratch_fd
     if _scratch_fd is None:
         _flush()
-        scratch = tempfile.TemporaryFile(prefix="dagwell-log-")
-        fd = os.dup(scratch.fileno())
-        scratch.close()
+        fd, path = tempfile.mkstemp(prefix="dagwell-log-")
+        os.unlink(path)  # the file lives as long as the worker holds it open
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         handler = logging.StreamHandler(sys.stderr)
@@ -74,10 +73,11 @@ def _copy_out(fd: int, size: int, log_path: str) -> None:
     with open(log_path, "ab") as out:
         offset = 0
         while offset < size:
-            sent = os.sendfile(out.fileno(), fd, offset, size - offset)
-            if sent == 0:
+            chunk = os.pread(fd, min(size - offset, 1 << 20), offset)
+            if not chunk:
                 break
-            offset += sent
+            out.write(chunk)
+            offset += len(chunk)
 
 
 def _flush() -> None:

@@ -106,7 +106,9 @@ class Runner:
 
     def execute(self) -> RunState:
         """Run every node, record everything, and return the run's final state."""
-        self.hooks.run_started(run_id=self.run_id, pipeline=self.graph.pipeline, nodes=list(self.nodes))
+        self.hooks.run_started(
+            run_id=self.run_id, pipeline=self.graph.pipeline, nodes=list(self.nodes)
+        )
         try:
             while self.unfinished:
                 self._tick(self._wait())
@@ -164,7 +166,9 @@ class Runner:
         attempt = self.attempts[node_id] + 1
         self.attempts[node_id] = attempt
         log_path = f"{self.logs_dir}/{self.run_id}/{node_id}.{attempt}.log"
-        self.store.start_attempt(tx, self.run_id, node_id, attempt, started_at=now(), log_path=log_path)
+        self.store.start_attempt(
+            tx, self.run_id, node_id, attempt, started_at=now(), log_path=log_path
+        )
         self._set(node_id, TaskState.RUNNING, attempt)
         return AttemptSpec(
             run_id=self.run_id,
@@ -194,7 +198,9 @@ class Runner:
                 f"{parent.task.name}.map() needs a list to map over, but node "
                 f"{parent.map_spec.over.node!r} returned {source.type_name}"
             )
-            self.store.set_task_status(tx, self.run_id, [parent.id], TaskState.FAILED, at=now(), error=error)
+            self.store.set_task_status(
+                tx, self.run_id, [parent.id], TaskState.FAILED, at=now(), error=error
+            )
             self._set(parent.id, TaskState.FAILED, 0, error)
             self._node_finished(tx, parent.id, ok=False)
             return
@@ -287,7 +293,9 @@ class Runner:
         state = self.map_parents[parent_id]
         if state.failed:
             error = f"{state.failed} of {len(state.children)} mapped calls failed"
-            self.store.set_task_status(tx, self.run_id, [parent_id], TaskState.FAILED, at=now(), error=error)
+            self.store.set_task_status(
+                tx, self.run_id, [parent_id], TaskState.FAILED, at=now(), error=error
+            )
             self._set(parent_id, TaskState.FAILED, 0, error)
             self._node_finished(tx, parent_id, ok=False)
             return
@@ -300,12 +308,16 @@ class Runner:
 
     def _fail_downstream(self, tx: Connection, node_id: str) -> None:
         blocked = [
-            n for n in sorted(self.graph.descendants(node_id)) if self.status[n] is TaskState.PENDING
+            n
+            for n in sorted(self.graph.descendants(node_id))
+            if self.status[n] is TaskState.PENDING
         ]
         if not blocked:
             return
         error = f"upstream node {node_id!r} failed"
-        self.store.set_task_status(tx, self.run_id, blocked, TaskState.UPSTREAM_FAILED, at=now(), error=error)
+        self.store.set_task_status(
+            tx, self.run_id, blocked, TaskState.UPSTREAM_FAILED, at=now(), error=error
+        )
         for n in blocked:
             self._set(n, TaskState.UPSTREAM_FAILED, 0, error)
             self.unfinished -= 1
@@ -321,7 +333,9 @@ class Runner:
         if current is not status:
             check_task_transition(current, status)
         self.status[node_id] = status
-        self.hooks.task_changed(run_id=self.run_id, node=node_id, status=status, attempt=attempt, error=error)
+        self.hooks.task_changed(
+            run_id=self.run_id, node=node_id, status=status, attempt=attempt, error=error
+        )
 
     # -- ending --------------------------------------------------------------------------
 
@@ -331,7 +345,9 @@ class Runner:
         error = f"failed nodes: {', '.join(failed)}" if failed else None
         result = result_spec(self.graph.output) if state is RunState.SUCCEEDED else None
         with self.store.transaction() as tx:
-            self.store.finish_run(tx, self.run_id, status=state, ended_at=now(), result=result, error=error)
+            self.store.finish_run(
+                tx, self.run_id, status=state, ended_at=now(), result=result, error=error
+            )
         self.hooks.run_finished(run_id=self.run_id, status=state, error=error)
         return state
 
@@ -342,15 +358,27 @@ class Runner:
         with self.store.transaction() as tx:
             for flight in self.in_flight.values():
                 self.store.finish_attempt(
-                    tx, self.run_id, flight.node, flight.attempt,
-                    status=AttemptState.CANCELLED, ended_at=at, task_status=TaskState.CANCELLED,
+                    tx,
+                    self.run_id,
+                    flight.node,
+                    flight.attempt,
+                    status=AttemptState.CANCELLED,
+                    ended_at=at,
+                    task_status=TaskState.CANCELLED,
                     error="cancelled by the user",
                 )
-            open_nodes = [n for n, s in self.status.items() if s in (TaskState.PENDING, TaskState.RETRYING)]
+            open_nodes = [
+                n for n, s in self.status.items() if s in (TaskState.PENDING, TaskState.RETRYING)
+            ]
             self.store.set_task_status(tx, self.run_id, open_nodes, TaskState.CANCELLED, at=at)
-            self.store.finish_run(tx, self.run_id, status=RunState.CANCELLED, ended_at=at, error="cancelled by the user")
+            self.store.finish_run(
+                tx,
+                self.run_id,
+                status=RunState.CANCELLED,
+                ended_at=at,
+                error="cancelled by the user",
+            )
         self.hooks.run_finished(run_id=self.run_id, status=RunState.CANCELLED, error="cancelled")
-
 
     def _crash(self, exc: BaseException) -> None:
         """A bug in dagwell itself: record the run failed rather than leave it running."""
@@ -371,8 +399,11 @@ def _outcome_of(future: cf.Future[AttemptOutcome]) -> AttemptOutcome:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         moment = now()
         return AttemptOutcome(
-            ok=False, started_at=moment, ended_at=moment,
-            error=f"{type(exc).__name__}: {exc}", traceback=text,
+            ok=False,
+            started_at=moment,
+            ended_at=moment,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=text,
         )
 
 
@@ -381,8 +412,13 @@ def gather(parts: list[Mapping[str, StoredValue]]) -> StoredValue:
     items = [p["return"].to_json() for p in parts]
     digest = blake3.blake3(json.dumps([i["hash"] for i in items]).encode()).hexdigest()
     return StoredValue(
-        hash=digest, serializer=GATHER, size=sum(i["size"] for i in items),
-        type_name="list", is_inline=True, inline=items, length=len(items),
+        hash=digest,
+        serializer=GATHER,
+        size=sum(i["size"] for i in items),
+        type_name="list",
+        is_inline=True,
+        inline=items,
+        length=len(items),
     )
 
 

@@ -49,8 +49,9 @@ def runs_command(
     for column in ("run", "pipeline", "status", "started", "duration", "nodes"):
         table.add_column(column)
     for r in found:
-        table.add_row(r.id, r.pipeline, styled(r.status.value), _when(r), _secs(r.duration),
-                      str(len(r.tasks)))
+        table.add_row(
+            r.id, r.pipeline, styled(r.status.value), _when(r), _secs(r.duration), str(len(r.tasks))
+        )
     ctx.console.print(table)
 
 
@@ -67,7 +68,9 @@ def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
         _print_json(found.to_dict())
         return
     console = ctx.console
-    console.print(f"[bold]run {found.id}[/]  pipeline {found.pipeline}  ", styled(found.status.value))
+    console.print(
+        f"[bold]run {found.id}[/]  pipeline {found.pipeline}  ", styled(found.status.value)
+    )
     console.print(f"started {_when(found)}  duration {_secs(found.duration)}")
     if found.params:
         console.print("params: " + ", ".join(f"{k}={v!r}" for k, v in found.params.items()))
@@ -75,8 +78,13 @@ def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
     for column in ("node", "status", "attempts", "duration", "error"):
         table.add_column(column, overflow="fold")
     for task in found.tasks.values():
-        table.add_row(task.node, styled(task.status.value), str(len(task.attempts)),
-                      _secs(task.duration), task.error or "")
+        table.add_row(
+            task.node,
+            styled(task.status.value),
+            str(len(task.attempts)),
+            _secs(task.duration),
+            task.error or "",
+        )
     console.print(table)
 
 

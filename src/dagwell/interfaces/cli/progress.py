@@ -93,15 +93,19 @@ class LiveProgress(Hooks):
         table.add_column("time", justify="right")
         table.add_column("detail", overflow="ellipsis", max_width=70)
         interesting = [
-            n for n, s in self.status.items()
+            n
+            for n, s in self.status.items()
             if s in (TaskState.RUNNING, TaskState.RETRYING, TaskState.FAILED)
         ]
         for node in interesting[:_SHOWN_ROWS]:
             s = self.status[node]
             took = time.monotonic() - self.started.get(node, time.monotonic())
             table.add_row(
-                node, styled(s.value), str(self.attempt.get(node, "")),
-                f"{took:.1f}s" if s is TaskState.RUNNING else "", self.errors.get(node, ""),
+                node,
+                styled(s.value),
+                str(self.attempt.get(node, "")),
+                f"{took:.1f}s" if s is TaskState.RUNNING else "",
+                self.errors.get(node, ""),
             )
         summary = "  ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
         table.caption = summary

@@ -27,8 +27,12 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def execute(
-    ctx: CliContext, pipeline: Pipeline, params: dict[str, str], executor: str,
-    workers: int | None, quiet: bool,
+    ctx: CliContext,
+    pipeline: Pipeline,
+    params: dict[str, str],
+    executor: str,
+    workers: int | None,
+    quiet: bool,
 ) -> None:
     """Run ``pipeline`` showing progress; exit 0 only when the run succeeded."""
     from dagwell.execution.runs import run
@@ -36,8 +40,13 @@ def execute(
     console = ctx.console
     hooks = Hooks() if quiet else progress_for(console)
     result = run(
-        pipeline, params, executor=executor, workers=workers,
-        settings=ctx.settings, hooks=hooks, params_from_text=True,
+        pipeline,
+        params,
+        executor=executor,
+        workers=workers,
+        settings=ctx.settings,
+        hooks=hooks,
+        params_from_text=True,
     )
     ok = result.status == RunState.SUCCEEDED
     took = f"{result.duration:.2f}s" if result.duration is not None else "?"
@@ -54,16 +63,30 @@ def execute(
 
 @click.command("run")
 @click.argument("target", metavar="FILE[:PIPELINE]")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="A pipeline param; repeat for several.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A pipeline param; repeat for several.",
+)
 @click.option("--executor", type=EXECUTORS, default="process", show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Parallel tasks at most (default: CPU count).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel tasks at most (default: CPU count).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
 @click.pass_obj
 def run_command(
-    ctx: CliContext, target: str, params: tuple[str, ...], executor: str,
-    workers: int | None, quiet: bool,
+    ctx: CliContext,
+    target: str,
+    params: tuple[str, ...],
+    executor: str,
+    workers: int | None,
+    quiet: bool,
 ) -> None:
     """Run the pipeline in FILE (name it as FILE:PIPELINE when the file has several)."""
     from dagwell.execution.loader import load_pipeline
