@@ -73,6 +73,8 @@ def run(
     graph = pipeline.build(bound)
     if executor != "inline":
         check_constants(graph)
+    if not any(node.map_spec for node in graph.nodes.values()):
+        workers = max(1, min(workers, len(graph.nodes)))  # idle workers only cost start-up
     pool = make_executor(executor, workers)
     try:
         store = metadata_store(settings.db_url)
