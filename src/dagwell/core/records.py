@@ -84,6 +84,35 @@ class TaskRun:
         }
 
 
+@dataclass(frozen=True)
+class AttemptStart:
+    """An attempt that began: what :meth:`MetadataStore.record_attempts` writes as running."""
+
+    node: str
+    number: int
+    started_at: datetime
+    log_path: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """An attempt that ended, with its node's new state and outputs.
+
+    ``start`` is set when the attempt's start was never recorded (it ended before the
+    runner's next commit): the attempt row is then written once, already finished.
+    """
+
+    node: str
+    number: int
+    status: AttemptState
+    ended_at: datetime
+    task_status: TaskState
+    error: str | None = None
+    traceback: str | None = None
+    outputs: Mapping[str, StoredValue] | None = None
+    start: AttemptStart | None = None
+
+
 Loader = Callable[[StoredValue], Any]
 
 

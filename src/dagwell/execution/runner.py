@@ -14,13 +14,14 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import blake3
 
 from dagwell.core.graph import Graph, Node
+from dagwell.core.records import AttemptEnd, AttemptStart
 from dagwell.core.refs import Ref, replace_refs
 from dagwell.core.states import (
     AttemptState,
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from dagwell.storage.metadata.store import MetadataStore
 
 HEARTBEAT_SECONDS = 5.0
+START_RECORD_DELAY = 0.02
+"""Seconds an attempt may run before its start must be committed (see _record_outcomes)."""
 
 
 @dataclass
@@ -101,6 +104,8 @@ class Runner:
         # and lets several results share one transaction.
         self.capacity = executor.workers * (1 if executor.name == "inline" else 2)
         self._last_heartbeat = clock()
+        self.unrecorded: dict[str, AttemptStart] = {}
+        self.submitted_at: dict[str, float] = {}
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -128,6 +133,9 @@ class Runner:
         timeout = HEARTBEAT_SECONDS
         if self.retry_heap:
             timeout = min(timeout, max(self.retry_heap[0][0] - self.clock(), 0.0))
+        if self.unrecorded:
+            oldest = min(self.submitted_at[n] for n in self.unrecorded)
+            timeout = min(timeout, max(oldest + START_RECORD_DELAY - self.clock(), 0.0))
         if not self.in_flight:
             time.sleep(timeout)
             return set()
@@ -138,9 +146,7 @@ class Runner:
         """Record finished attempts, queue due retries, and start what is now ready."""
         to_submit: list[AttemptSpec] = []
         with self.store.transaction() as tx:
-            for future in done:
-                flight = self.in_flight.pop(future)
-                self._record_outcome(tx, flight, _outcome_of(future))
+            self._record_outcomes(tx, [(self.in_flight.pop(f), _outcome_of(f)) for f in done])
             self._queue_due_retries()
             while self.ready and len(self.in_flight) + len(to_submit) < self.capacity:
                 spec = self._start(tx, self.ready.popleft())
@@ -155,6 +161,10 @@ class Runner:
             call.label = f"node {spec.node!r} (attempt {spec.attempt})"  # type: ignore[attr-defined]
             future = self.executor.submit(call, timeout=timeout)
             self.in_flight[future] = _Flight(spec.node, spec.attempt)
+            self.unrecorded[spec.node] = AttemptStart(
+                spec.node, spec.attempt, started_at=now(), log_path=spec.log_path
+            )
+            self.submitted_at[spec.node] = self.clock()
 
     # -- starting ------------------------------------------------------------------------
 
@@ -166,9 +176,6 @@ class Runner:
         attempt = self.attempts[node_id] + 1
         self.attempts[node_id] = attempt
         log_path = f"{self.logs_dir}/{self.run_id}/{node_id}.{attempt}.log"
-        self.store.start_attempt(
-            tx, self.run_id, node_id, attempt, started_at=now(), log_path=log_path
-        )
         self._set(node_id, TaskState.RUNNING, attempt)
         return AttemptSpec(
             run_id=self.run_id,
@@ -239,32 +246,58 @@ class Runner:
 
     # -- recording outcomes --------------------------------------------------------------
 
-    def _record_outcome(self, tx: Connection, flight: _Flight, outcome: AttemptOutcome) -> None:
+    def _record_outcomes(
+        self, tx: Connection, finished: list[tuple[_Flight, AttemptOutcome]]
+    ) -> None:
+        """Record ended attempts, and the starts of attempts still running, in one go.
+
+        An attempt's start is written at the first commit after it was submitted; one that
+        ended by then is written once, already finished (a group commit that halves the
+        writes for short tasks). ``START_RECORD_DELAY`` bounds how late a start is written.
+        """
+        ends = []
+        statuses = []
+        for flight, outcome in finished:
+            task = self.nodes[flight.node].task
+            if outcome.ok:
+                status = TaskState.SUCCEEDED
+            elif flight.attempt <= task.retries:
+                status = TaskState.RETRYING
+            else:
+                status = TaskState.FAILED
+            start = self.unrecorded.pop(flight.node, None)
+            if start is not None:
+                start = replace(start, started_at=outcome.started_at)
+            statuses.append(status)
+            ends.append(
+                AttemptEnd(
+                    flight.node,
+                    flight.attempt,
+                    AttemptState.SUCCEEDED if outcome.ok else AttemptState.FAILED,
+                    outcome.ended_at,
+                    status,
+                    error=outcome.error,
+                    traceback=outcome.traceback,
+                    outputs=outcome.outputs if outcome.ok else None,
+                    start=start,
+                )
+            )
+        due = self.clock() - START_RECORD_DELAY
+        starts = [s for n, s in self.unrecorded.items() if self.submitted_at[n] <= due]
+        for start in starts:
+            del self.unrecorded[start.node]
+        recorded = self.store.record_attempts(tx, self.run_id, starts=starts, ends=ends)
+        for (flight, outcome), status, ok in zip(finished, statuses, recorded, strict=True):
+            if ok:  # else fenced out: another writer already settled this attempt
+                self._apply_outcome(tx, flight, outcome, status)
+
+    def _apply_outcome(
+        self, tx: Connection, flight: _Flight, outcome: AttemptOutcome, status: TaskState
+    ) -> None:
         node_id, attempt = flight.node, flight.attempt
-        task = self.nodes[node_id].task
-        if outcome.ok:
-            status = TaskState.SUCCEEDED
-        elif attempt <= task.retries:
-            status = TaskState.RETRYING
-        else:
-            status = TaskState.FAILED
-        recorded = self.store.finish_attempt(
-            tx,
-            self.run_id,
-            node_id,
-            attempt,
-            status=AttemptState.SUCCEEDED if outcome.ok else AttemptState.FAILED,
-            ended_at=outcome.ended_at,
-            task_status=status,
-            error=outcome.error,
-            traceback=outcome.traceback,
-            outputs=outcome.outputs if outcome.ok else None,
-        )
-        if not recorded:  # fenced out: another writer already settled this attempt
-            return
         self._set(node_id, status, attempt, outcome.error)
         if status is TaskState.RETRYING:
-            due = self.clock() + task.retry_delay_for(attempt)
+            due = self.clock() + self.nodes[node_id].task.retry_delay_for(attempt)
             heapq.heappush(self.retry_heap, (due, node_id))
             return
         if outcome.ok:
@@ -355,18 +388,20 @@ class Runner:
         """Ctrl-C: stop running attempts and record the run and its open nodes cancelled."""
         self.executor.shutdown(cancel_pending=True)
         at = now()
+        ends = [
+            AttemptEnd(
+                flight.node,
+                flight.attempt,
+                AttemptState.CANCELLED,
+                at,
+                TaskState.CANCELLED,
+                error="cancelled by the user",
+                start=self.unrecorded.pop(flight.node, None),
+            )
+            for flight in self.in_flight.values()
+        ]
         with self.store.transaction() as tx:
-            for flight in self.in_flight.values():
-                self.store.finish_attempt(
-                    tx,
-                    self.run_id,
-                    flight.node,
-                    flight.attempt,
-                    status=AttemptState.CANCELLED,
-                    ended_at=at,
-                    task_status=TaskState.CANCELLED,
-                    error="cancelled by the user",
-                )
+            self.store.record_attempts(tx, self.run_id, ends=ends)
             open_nodes = [
                 n for n, s in self.status.items() if s in (TaskState.PENDING, TaskState.RETRYING)
             ]

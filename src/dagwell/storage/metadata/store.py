@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
-from dagwell.core.records import Attempt, Run, TaskRun
+from dagwell.core.records import Attempt, AttemptEnd, AttemptStart, Run, TaskRun
 from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
@@ -101,6 +101,17 @@ _FINISH_ATTEMPT = (
         ended_at=_time("b_ended_at"),
         error=bindparam("b_error", type_=String()),
         traceback=bindparam("b_traceback", type_=String()),
+    )
+)
+_END_TASK = (
+    update(task_runs)
+    .where(_key(task_runs.c.run_id, task_runs.c.node))
+    .values(
+        status=bindparam("b_status", type_=String()),
+        error=bindparam("b_error", type_=String()),
+        attempts=bindparam("b_number", type_=Integer()),
+        started_at=func.coalesce(task_runs.c.started_at, _time("b_started_at")),
+        ended_at=_time("b_ended_at"),
     )
 )
 _SET_TASK = (
@@ -183,6 +194,7 @@ class MetadataStore:
         self._engine = make_engine(url)
         self._reader = for_reads(self._engine)
         self._insert_artifact = _artifact_insert(self._engine.dialect.name)
+        self._insert_attempt_once = _attempt_insert_once(self._engine.dialect.name)
         self._schema_ready = False
         self._schema_lock = threading.Lock()
 
@@ -365,6 +377,102 @@ class MetadataStore:
             self._insert_outputs(tx, run_id, node, outputs)
         return True
 
+    def record_attempts(
+        self,
+        tx: Connection,
+        run_id: str,
+        *,
+        starts: Sequence[AttemptStart] = (),
+        ends: Sequence[AttemptEnd] = (),
+    ) -> list[bool]:
+        """Record many attempt starts and ends in a few statements; the runner's hot path.
+
+        Ends are fenced like :meth:`finish_attempt`: the returned list says, for each end,
+        whether it was recorded (False: another writer already settled that attempt).
+
+        >>> store.record_attempts(tx, rid, starts=[AttemptStart("fit", 1, now)],
+        ...                       ends=[AttemptEnd("load", 1, AttemptState.SUCCEEDED, now,
+        ...                                        TaskState.SUCCEEDED, outputs=outs)])
+        [True]
+        """
+        if starts:
+            tx.execute(_INSERT_ATTEMPT, [_running_attempt_row(run_id, s) for s in starts])
+            tx.execute(
+                _START_TASK,
+                [
+                    {
+                        "b_run_id": run_id,
+                        "b_node": s.node,
+                        "b_number": s.number,
+                        "b_started_at": s.started_at,
+                    }
+                    for s in starts
+                ],
+            )
+        if not ends:
+            return []
+        written = self._insert_finished_attempts(tx, run_id, [e for e in ends if e.start])
+        recorded = [
+            e.node in written if e.start else self._fence_attempt(tx, run_id, e) for e in ends
+        ]
+        done = [e for e, ok in zip(ends, recorded, strict=True) if ok]
+        if done:
+            tx.execute(_END_TASK, [_end_task_row(run_id, e) for e in done])
+            with_outputs = [(e.node, e.outputs) for e in done if e.outputs]
+            if with_outputs:
+                self._insert_outputs_of(tx, run_id, with_outputs)
+        return recorded
+
+    def _fence_attempt(self, tx: Connection, run_id: str, end: AttemptEnd) -> bool:
+        fenced = tx.execute(
+            _FINISH_ATTEMPT,
+            {
+                "b_run_id": run_id,
+                "b_node": end.node,
+                "b_number": end.number,
+                "b_status": end.status.value,
+                "b_ended_at": end.ended_at,
+                "b_error": end.error,
+                "b_traceback": end.traceback,
+            },
+        )
+        return bool(fenced.rowcount)
+
+    def _insert_finished_attempts(
+        self, tx: Connection, run_id: str, ends: Sequence[AttemptEnd]
+    ) -> set[str]:
+        """Insert attempt rows that start finished; the nodes whose row was new."""
+        if not ends:
+            return set()
+        rows = []
+        for end in ends:
+            assert end.start is not None
+            row = _running_attempt_row(run_id, end.start)
+            row.update(
+                status=end.status.value,
+                ended_at=end.ended_at,
+                error=end.error,
+                traceback=end.traceback,
+            )
+            rows.append(row)
+        if self._insert_attempt_once is None:
+            tx.execute(_INSERT_ATTEMPT, rows)  # the primary key still refuses a duplicate
+            return {end.node for end in ends}
+        inserted = tx.execute(self._insert_attempt_once, rows).rowcount
+        if inserted == len(rows):
+            return {end.node for end in ends}
+        # Another writer recorded some of these attempts first (rare): ours are the rows
+        # that hold exactly what we wrote.
+        found = tx.execute(
+            select(attempts.c.node, attempts.c.number, attempts.c.status, attempts.c.ended_at)
+            .where(attempts.c.run_id == run_id)
+            .where(attempts.c.node.in_([e.node for e in ends]))
+        ).all()
+        current = {(r.node, r.number): (r.status, r.ended_at) for r in found}
+        return {
+            e.node for e in ends if current.get((e.node, e.number)) == (e.status.value, e.ended_at)
+        }
+
     def set_task_status(
         self,
         tx: Connection,
@@ -443,8 +551,30 @@ class MetadataStore:
     def _insert_outputs(
         self, tx: Connection, run_id: str, node: str, values: Mapping[str, StoredValue]
     ) -> None:
+        self._insert_outputs_of(tx, run_id, [(node, values)])
+
+    def _insert_outputs_of(
+        self,
+        tx: Connection,
+        run_id: str,
+        nodes: Sequence[tuple[str, Mapping[str, StoredValue]]],
+    ) -> None:
         rows: list[dict[str, Any]] = []
         new_artifacts: dict[str, dict[str, Any]] = {}
+        for node, values in nodes:
+            self._output_rows(run_id, node, values, rows, new_artifacts)
+        if new_artifacts:
+            self._insert_artifacts(tx, list(new_artifacts.values()))
+        tx.execute(_INSERT_OUTPUT, rows)
+
+    @staticmethod
+    def _output_rows(
+        run_id: str,
+        node: str,
+        values: Mapping[str, StoredValue],
+        rows: list[dict[str, Any]],
+        new_artifacts: dict[str, dict[str, Any]],
+    ) -> None:
         for position, (name, value) in enumerate(values.items()):
             artifact_hash = None
             if not value.is_inline:
@@ -466,9 +596,6 @@ class MetadataStore:
                     "artifact_hash": artifact_hash,
                 }
             )
-        if new_artifacts:
-            self._insert_artifacts(tx, list(new_artifacts.values()))
-        tx.execute(_INSERT_OUTPUT, rows)
 
     def _insert_artifacts(self, tx: Connection, rows: list[dict[str, Any]]) -> None:
         now = _now()
@@ -563,6 +690,42 @@ class MetadataStore:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _running_attempt_row(run_id: str, start: AttemptStart) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "node": start.node,
+        "number": start.number,
+        "status": AttemptState.RUNNING.value,
+        "started_at": start.started_at,
+        "log_path": start.log_path,
+    }
+
+
+def _end_task_row(run_id: str, end: AttemptEnd) -> dict[str, Any]:
+    return {
+        "b_run_id": run_id,
+        "b_node": end.node,
+        "b_number": end.number,
+        "b_status": end.task_status.value,
+        "b_error": end.error,
+        "b_started_at": end.start.started_at if end.start else None,
+        "b_ended_at": end.ended_at if end.task_status.is_finished else None,
+    }
+
+
+def _attempt_insert_once(dialect: str) -> Executable | None:
+    """INSERT of attempt rows that skips rows whose key exists, or None if unknown."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(attempts).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(attempts).on_conflict_do_nothing()
+    return None
 
 
 def _artifact_insert(dialect: str) -> Executable | None:

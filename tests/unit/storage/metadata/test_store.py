@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dagwell.core.records import Run
+from dagwell.core.records import AttemptEnd, AttemptStart, Run
 from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
@@ -692,3 +692,78 @@ def test_artifacts_are_deduplicated_without_a_dialect_upsert(
     succeed(store, "run-0001", "split", again=MODEL)
 
     assert rows(url, "SELECT hash FROM artifacts") == [("h-model",)]
+
+
+def test_record_attempts_writes_a_short_attempt_once_already_finished(store: MetadataStore) -> None:
+    create(store)
+    start = AttemptStart("ingest", 1, at(1), "logs/ingest.1.log")
+    end = AttemptEnd(
+        "ingest",
+        1,
+        AttemptState.SUCCEEDED,
+        at(2),
+        TaskState.SUCCEEDED,
+        outputs={"return": INLINE},
+        start=start,
+    )
+    with store.transaction() as tx:
+        assert store.record_attempts(tx, "run-0001", ends=[end]) == [True]
+
+    task = store.get_run("run-0001").tasks["ingest"]
+    assert task.status == TaskState.SUCCEEDED
+    assert (task.started_at, task.ended_at) == (at(1), at(2))
+    assert [(a.number, a.status, a.log_path) for a in task.attempts] == [
+        (1, AttemptState.SUCCEEDED, "logs/ingest.1.log")
+    ]
+    assert task.outputs == {"return": INLINE}
+
+
+def test_record_attempts_batches_starts_and_fences_ends(store: MetadataStore) -> None:
+    create(store)
+    with store.transaction() as tx:
+        store.record_attempts(
+            tx, "run-0001", starts=[AttemptStart("split", 1, at(1)), AttemptStart("fit", 1, at(1))]
+        )
+    running = store.get_run("run-0001").tasks
+    assert running["split"].status == running["fit"].status == TaskState.RUNNING
+
+    ends = [
+        AttemptEnd("split", 1, AttemptState.FAILED, at(2), TaskState.RETRYING, error="E: x"),
+        AttemptEnd(
+            "fit", 1, AttemptState.SUCCEEDED, at(3), TaskState.SUCCEEDED, outputs={"model": MODEL}
+        ),
+    ]
+    with store.transaction() as tx:
+        assert store.record_attempts(tx, "run-0001", ends=ends) == [True, True]
+    with store.transaction() as tx:  # a duplicate or late report changes nothing
+        assert store.record_attempts(tx, "run-0001", ends=ends) == [False, False]
+
+    tasks = store.get_run("run-0001").tasks
+    assert tasks["split"].status == TaskState.RETRYING and tasks["split"].ended_at is None
+    assert tasks["split"].attempts[0].error == "E: x"
+    assert tasks["fit"].outputs == {"model": MODEL} and tasks["fit"].ended_at == at(3)
+
+
+def test_a_finished_attempt_already_recorded_by_another_writer_is_not_overwritten(
+    store: MetadataStore,
+) -> None:
+    create(store)
+    start = AttemptStart("ingest", 1, at(1))
+    first = AttemptEnd("ingest", 1, AttemptState.FAILED, at(2), TaskState.FAILED, start=start)
+    late = AttemptEnd(
+        "ingest",
+        1,
+        AttemptState.SUCCEEDED,
+        at(5),
+        TaskState.SUCCEEDED,
+        outputs={"return": INLINE},
+        start=start,
+    )
+    with store.transaction() as tx:
+        assert store.record_attempts(tx, "run-0001", ends=[first]) == [True]
+    with store.transaction() as tx:
+        assert store.record_attempts(tx, "run-0001", ends=[late]) == [False]
+
+    task = store.get_run("run-0001").tasks["ingest"]
+    assert task.status == TaskState.FAILED and task.outputs == {}
+    assert [a.status for a in task.attempts] == [AttemptState.FAILED]
