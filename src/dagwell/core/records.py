@@ -171,6 +171,25 @@ class Run:
         """The pipeline's return value, with every ref replaced by its loaded value."""
         return self._resolve(self.result_spec)
 
+    def result_is_inline(self) -> bool:
+        """Whether :meth:`result` can be read from the database alone, loading no artifact.
+
+        True when every output the result refers to is held inline (small plain JSON), so a
+        caller can show a small result without loading a large one just to find out.
+        False when an output it refers to was not recorded.
+
+        >>> if run.result_is_inline():
+        ...     print(run.result())
+        """
+        for node, name in _refs_in(self.result_spec):
+            try:
+                stored = self._stored_output(node, name)
+            except NotFoundError:
+                return False
+            if not stored.is_fully_inline:
+                return False
+        return True
+
     def _stored_output(self, node: str, name: str | None) -> StoredValue:
         task = self.tasks.get(node)
         if task is None:
@@ -212,3 +231,15 @@ class Run:
         if isinstance(spec, list):
             return [self._resolve(v) for v in spec]
         return spec
+
+
+def _refs_in(spec: Any) -> list[tuple[str, str | None]]:
+    """The ``(node, output)`` pairs of the refs inside a result spec, in order."""
+    if isinstance(spec, dict):
+        if REF_MARKER in spec:
+            node, name = spec[REF_MARKER]
+            return [(node, name)]
+        return [ref for value in spec.values() for ref in _refs_in(value)]
+    if isinstance(spec, list):
+        return [ref for value in spec for ref in _refs_in(value)]
+    return []

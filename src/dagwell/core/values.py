@@ -14,6 +14,9 @@ from dagwell.types import JSONValue
 DEFAULT_OUTPUT = "return"
 """The output name of a task that declares no named outputs."""
 
+GATHER = "gather"
+"""Serializer name of a dynamic fan-out's output: its children's stored values, held inline."""
+
 
 @dataclass(frozen=True)
 class StoredValue:
@@ -32,6 +35,19 @@ class StoredValue:
     is_inline: bool = False
     inline: JSONValue = None
     length: int | None = None
+
+    @property
+    def is_fully_inline(self) -> bool:
+        """Whether the database alone holds the value, so loading it never reads an artifact.
+
+        A gathered fan-out is inline, but only as a list of its children's descriptors: it
+        is fully inline when every child's value is.
+        """
+        if not self.is_inline:
+            return False
+        if self.serializer != GATHER:
+            return True
+        return all(StoredValue.from_json(item).is_fully_inline for item in self.inline or [])
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict, the form kept in the metadata database."""

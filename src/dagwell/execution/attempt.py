@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from dagwell.core.values import DEFAULT_OUTPUT, ItemOf, StoredValue
+from dagwell.core.values import DEFAULT_OUTPUT, GATHER, ItemOf, StoredValue
 from dagwell.errors import SerializationError, TaskError
 from dagwell.execution.capture import captured_output
 from dagwell.execution.context import TaskContext, task_context
@@ -21,9 +21,6 @@ from dagwell.execution.context import TaskContext, task_context
 if TYPE_CHECKING:
     from dagwell.core.task import Task
     from dagwell.storage.artifacts import ArtifactStore
-
-GATHER = "gather"
-"""Serializer name of a dynamic fan-out's output: the list of its children's values."""
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from dagwell.core.states import (
     check_task_transition,
     run_state_for,
 )
-from dagwell.core.values import REF_MARKER, ItemOf, StoredValue
-from dagwell.execution.attempt import GATHER, AttemptOutcome, AttemptSpec, execute_attempt, now
+from dagwell.core.values import GATHER, REF_MARKER, ItemOf, StoredValue
+from dagwell.execution.attempt import AttemptOutcome, AttemptSpec, execute_attempt, now
 from dagwell.execution.hooks import Hooks
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest
 
 from dagwell.core.records import Attempt, Run, TaskRun
 from dagwell.core.states import AttemptState, RunState, TaskState
-from dagwell.core.values import DEFAULT_OUTPUT, REF_MARKER, StoredValue
+from dagwell.core.values import DEFAULT_OUTPUT, GATHER, REF_MARKER, StoredValue
 from dagwell.errors import NotFoundError
 
 START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -170,6 +170,66 @@ def test_result_without_refs_is_returned_as_is():
 def test_result_naming_a_missing_node_raises_not_found():
     with pytest.raises(NotFoundError, match="no node 'gone'"):
         make_run(result_spec=[marker("gone")]).result()
+
+
+# --- Run.result_is_inline -----------------------------------------------------------------
+
+
+def gathered(*items: StoredValue) -> StoredValue:
+    """A dynamic fan-out's output: its children's descriptors, held inline."""
+    return StoredValue(
+        hash="h-gathered",
+        serializer=GATHER,
+        size=sum(i.size for i in items),
+        type_name="list",
+        is_inline=True,
+        inline=[i.to_json() for i in items],
+        length=len(items),
+    )
+
+
+def with_outputs(**outputs: StoredValue) -> Run:
+    """make_run() plus one node per keyword, whose single output is that value."""
+    run = make_run()
+    extra = {
+        node: TaskRun(node=node, task=node, status=TaskState.SUCCEEDED, outputs={"return": v})
+        for node, v in outputs.items()
+    }
+    return replace(run, tasks={**run.tasks, **extra})
+
+
+def test_result_is_inline_when_every_ref_is_held_inline():
+    run = with_outputs(total=stored("h-total", inline=14, is_inline=True))
+    spec = {"total": marker("total"), "again": [marker("total")], "note": "x"}
+    assert replace(run, result_spec=spec).result_is_inline()
+
+
+def test_result_is_not_inline_when_any_ref_lives_in_the_artifact_store():
+    run = with_outputs(total=stored("h-total", inline=14, is_inline=True))
+    spec = {"total": marker("total"), "model": marker("fit")}
+    assert not replace(run, result_spec=spec).result_is_inline()
+
+
+def test_result_without_refs_is_inline():
+    assert make_run(result_spec=None).result_is_inline()
+    assert make_run(result_spec={"a": [1, "b"]}).result_is_inline()
+
+
+def test_result_naming_a_missing_output_is_not_inline():
+    assert not make_run(result_spec=marker("gone")).result_is_inline()
+    assert not make_run(result_spec=marker("report")).result_is_inline()
+    assert not make_run(result_spec=marker("split", "valid")).result_is_inline()
+
+
+def test_a_gathered_fan_out_is_inline_only_when_every_child_is():
+    small = stored("h-a", inline=1, is_inline=True)
+    large = stored("h-b")
+    run = with_outputs(small=gathered(small, small), mixed=gathered(small, large))
+
+    assert replace(run, result_spec=marker("small")).result_is_inline()
+    assert not replace(run, result_spec=marker("mixed")).result_is_inline()
+    assert gathered().is_fully_inline
+    assert not gathered(gathered(large)).is_fully_inline
 
 
 # --- to_dict ------------------------------------------------------------------------------

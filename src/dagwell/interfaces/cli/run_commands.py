@@ -7,12 +7,15 @@ import sys
 import click
 
 from dagwell.core.pipeline import Pipeline
+from dagwell.core.records import Run
 from dagwell.core.states import RunState
 from dagwell.execution.hooks import Hooks
 from dagwell.interfaces.cli.context import CliContext
-from dagwell.interfaces.cli.progress import progress_for
+from dagwell.interfaces.cli.progress import LiveProgress, progress_for
 
 EXECUTORS = click.Choice(["inline", "process"])
+RESULT_CHARS = 300
+"""The longest pipeline result ``dagwell run`` prints, in characters; longer ones are cut."""
 
 
 def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -52,13 +55,36 @@ def execute(
     took = f"{result.duration:.2f}s" if result.duration is not None else "?"
     colour = "green" if ok else "red"
     console.print(f"run [bold]{result.id}[/] [{colour}]{result.status.value}[/] in {took}")
+    shown = result_line(result)
+    if shown is not None:
+        console.print(shown, markup=False, highlight=False, soft_wrap=True)
     if not ok:
-        for task in result.tasks.values():
-            if task.status == "failed":
-                console.print(f"  [red]{task.node}[/]: {task.error}", highlight=False)
+        # The live view's last frame has listed the failed nodes with their errors already.
+        if not isinstance(hooks, LiveProgress):
+            for task in result.tasks.values():
+                if task.status == "failed":
+                    console.print(f"  [red]{task.node}[/]: {task.error}", highlight=False)
         console.print(f"  logs: dagwell logs {result.id} NODE")
     console.print(f"records: {ctx.settings.home}  (dagwell show {result.id})", highlight=False)
     sys.exit(0 if ok else 1)
+
+
+def result_line(run: Run, limit: int = RESULT_CHARS) -> str | None:
+    """``result: …``, the repr of a succeeded run's result cut to ``limit`` characters.
+
+    None when there is nothing cheap to show: the run failed, its result is None, or an
+    output the result refers to lives in the artifact store (it may be large, and is
+    never loaded just to be printed).
+    """
+    if run.status != RunState.SUCCEEDED or not run.result_is_inline():
+        return None
+    value = run.result()
+    if value is None:
+        return None
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"result: {text}"
 
 
 @click.command("run")
