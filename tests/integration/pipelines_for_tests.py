@@ -285,3 +285,9 @@ def tell() -> dict[str, Any]:
 @dw.pipeline
 def ordered(seconds: float = 0.3) -> None:
     pause(seconds) >> tell()
+
+
+@dw.pipeline
+def two_pauses(seconds: float = 0.5) -> list[float]:
+    """Two independent sleeps: on one worker, the second waits for the first."""
+    return [pause(seconds), pause(seconds)]

@@ -7,6 +7,7 @@ workers can import them by name.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -401,3 +402,19 @@ def test_current_outside_a_task_raises() -> None:
         dw.current()
     with pytest.raises(dw.DagwellError):
         p.tell()  # calling a task directly runs the function, with no run context
+
+
+def test_an_attempt_queued_behind_another_records_when_it_really_started(
+    settings: dw.Settings,
+) -> None:
+    """The runner queues one attempt ahead per worker; its recorded start is the real one."""
+    run = dw.run(
+        p.two_pauses, params={"seconds": 0.5}, executor="process", workers=1, settings=settings
+    )
+
+    first, second = run.tasks["pause"], run.tasks["pause-1"]
+    assert run.status == "succeeded"
+    assert second.started_at is not None and first.ended_at is not None
+    assert second.started_at >= first.ended_at - timedelta(milliseconds=50)
+    assert second.attempts[0].started_at == second.started_at
+    assert second.duration is not None and second.duration < 0.5 + 0.4

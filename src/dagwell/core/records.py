@@ -100,6 +100,8 @@ class AttemptEnd:
 
     ``start`` is set when the attempt's start was never recorded (it ended before the
     runner's next commit): the attempt row is then written once, already finished.
+    ``started_at`` is when the worker really began, if known (the recorded start may be
+    when the attempt was queued).
     """
 
     node: str
@@ -111,6 +113,7 @@ class AttemptEnd:
     traceback: str | None = None
     outputs: Mapping[str, StoredValue] | None = None
     start: AttemptStart | None = None
+    started_at: datetime | None = None
 
 
 Loader = Callable[[StoredValue], Any]

@@ -45,7 +45,7 @@ class AttemptOutcome:
     """What an attempt reports back: stored outputs, or an error summary and traceback."""
 
     ok: bool
-    started_at: datetime
+    started_at: datetime | None
     ended_at: datetime
     outputs: Mapping[str, StoredValue] = field(default_factory=dict)
     error: str | None = None

@@ -266,7 +266,7 @@ class Runner:
             else:
                 status = TaskState.FAILED
             start = self.unrecorded.pop(flight.node, None)
-            if start is not None:
+            if start is not None and outcome.started_at is not None:
                 start = replace(start, started_at=outcome.started_at)
             statuses.append(status)
             ends.append(
@@ -280,6 +280,7 @@ class Runner:
                     traceback=outcome.traceback,
                     outputs=outcome.outputs if outcome.ok else None,
                     start=start,
+                    started_at=outcome.started_at,
                 )
             )
         due = self.clock() - START_RECORD_DELAY
@@ -435,7 +436,7 @@ def _outcome_of(future: cf.Future[AttemptOutcome]) -> AttemptOutcome:
         moment = now()
         return AttemptOutcome(
             ok=False,
-            started_at=moment,
+            started_at=None,  # unknown: the recorded start stands
             ended_at=moment,
             error=f"{type(exc).__name__}: {exc}",
             traceback=text,

@@ -15,26 +15,28 @@ values are not written at all: their :class:`~dagwell.core.values.StoredValue` h
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
 import re
+import sys
 import threading
 import time
 import uuid
 from contextlib import suppress
 from typing import IO, TYPE_CHECKING, Any
 
-import fsspec
 from blake3 import blake3
-from fsspec.implementations.local import LocalFileSystem
 
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
-from dagwell.storage.serializers import JSON, get_serializer, serialize, type_name
+from dagwell.storage.serializers import JSON, NPY, get_serializer, serialize, type_name
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    import fsspec
 
     from dagwell.storage.serializers import Chunk
 
@@ -42,8 +44,14 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 # Above this size BLAKE3 may hash on several threads; below it, starting them costs more.
 _PARALLEL_HASH_BYTES = 4 * 1024 * 1024
 # Above this size a local write overlaps hashing with writing, at the price of writing
-# content that may turn out to be stored already.
+# content that may turn out to be stored already, and overlaps writing with the disk's.
 _OVERLAP_BYTES = 16 * 1024 * 1024
+# A big write goes to the file in pieces of this size, each sent on to the disk as soon as
+# it is written, so that the final fsync waits for the last piece only.
+_WRITEBACK_BYTES = 8 * 1024 * 1024
+# Arrays of at least this size are loaded from a local store by mapping the object's file
+# (copy-on-write) rather than reading it into new memory.
+_MAP_BYTES = 16 * 1024 * 1024
 
 
 class ArtifactStore:
@@ -65,12 +73,19 @@ class ArtifactStore:
     def __init__(self, url: str, *, fsync: bool = True) -> None:
         self._url = url
         self._fsync = fsync
-        fs, root = fsspec.core.url_to_fs(url)
-        self._fs: fsspec.AbstractFileSystem = fs
-        self._root: str = root.rstrip("/") or "/"
         # Local files take plain open/os.replace: fsspec's wrappers cost more than the
-        # whole write of a small value, and numpy reads a real file much faster.
-        self._local = isinstance(fs, LocalFileSystem)
+        # whole write of a small value, and numpy reads a real file much faster. A plain
+        # local path does not even import fsspec, which costs more than a run of a few tasks.
+        root = _local_root(url)
+        self._fs_found: fsspec.AbstractFileSystem | None = None
+        if root is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            root = self._connect()
+            self._local = isinstance(self._fs, LocalFileSystem)
+        else:
+            self._local = True
+        self._root: str = root.rstrip("/") or "/"
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self._url!r})"
@@ -79,6 +94,21 @@ class ArtifactStore:
     def url(self) -> str:
         """The root URL this store was opened with."""
         return self._url
+
+    @property
+    def _fs(self) -> fsspec.AbstractFileSystem:
+        # Only stores that are not plain local folders use it.
+        if self._fs_found is None:
+            self._connect()
+        assert self._fs_found is not None
+        return self._fs_found
+
+    def _connect(self) -> str:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(self._url)
+        self._fs_found = fs
+        return str(root)
 
     def path_for(self, hash: str) -> str:
         """Where the object ``hash`` lives: a local path, or a URL for other filesystems.
@@ -198,6 +228,11 @@ class ArtifactStore:
             return inline
         serializer = get_serializer(stored.serializer)
         with self.open(stored.hash) as fileobj:
+            if serializer is NPY and self._local and os.name == "posix":
+                # Objects are never changed in place (a write renames a new file over),
+                # so a big array can map its object copy-on-write instead of copying it
+                # into new memory. Not on Windows, where a mapped file cannot be deleted.
+                return NPY.load(fileobj, map_from=_MAP_BYTES)
             return serializer.load(fileobj)
 
     def sweep_temporary(self, older_than: float = 3600) -> int:
@@ -280,8 +315,12 @@ class ArtifactStore:
                     # Where it fails, the write below still works, or reports the error.
                     with suppress(OSError):
                         os.posix_fallocate(fileobj.fileno(), 0, size)
-                for chunk in chunks:
-                    fileobj.write(chunk)
+                start_writeback = _writeback_starter() if self._fsync else None
+                if start_writeback is not None and size >= _OVERLAP_BYTES:
+                    _write_with_writeback(fileobj, chunks, start_writeback)
+                else:
+                    for chunk in chunks:
+                        fileobj.write(chunk)
                 if self._fsync:
                     fileobj.flush()
                     os.fsync(fileobj.fileno())
@@ -321,6 +360,80 @@ class ArtifactStore:
             with suppress(FileNotFoundError):
                 fs.rm_file(temporary)
             raise
+
+
+def _local_root(url: str) -> str | None:
+    """The folder a plain local path or ``file://`` URL names, as fsspec would give it.
+
+    None for anything else (other protocols, chained URLs, any other colon, Windows), which
+    is left to fsspec.
+    """
+    if os.sep != "/":
+        return None
+    path = url
+    for prefix in ("file://", "local://"):
+        if path.startswith(prefix):
+            path = path[len(prefix) :]
+            break
+    if ":" in path:
+        return None
+    # fsspec's make_path_posix: absolute paths as they are, "~" expanded, others from cwd.
+    if path.startswith("/"):
+        return path
+    if path.startswith("~"):
+        return os.path.expanduser(path)
+    if path.startswith("./"):
+        path = path[2:]
+    elif path == ".":
+        path = ""
+    return f"{os.getcwd()}/{path}"
+
+
+def _write_with_writeback(
+    fileobj: IO[bytes], chunks: Sequence[Chunk], start_writeback: Callable[[int, int], None]
+) -> None:
+    # The page cache would otherwise hold the whole value until fsync, which then waits
+    # for all of it: sending each piece on as soon as it is written lets the disk work
+    # while the next piece is copied. fsync still decides when the object is durable.
+    fileno = fileobj.fileno()
+    written = sent = 0
+    for chunk in chunks:
+        view = memoryview(chunk)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")  # slices count bytes, not items
+        for start in range(0, view.nbytes, _WRITEBACK_BYTES):
+            piece = view[start : start + _WRITEBACK_BYTES]
+            fileobj.write(piece)
+            written += piece.nbytes
+            if written - sent >= _WRITEBACK_BYTES:
+                fileobj.flush()  # what the file object still buffers must reach the file
+                start_writeback(fileno, sent)
+                sent = written
+
+
+@functools.cache
+def _writeback_starter() -> Callable[[int, int], None] | None:
+    """``start(fd, offset)``: begin writing the file's dirty pages from ``offset`` to disk.
+
+    Linux's ``sync_file_range(SYNC_FILE_RANGE_WRITE)``, which only starts the write; None
+    where it is missing. It is a hint: failures are ignored, and fsync does the real work.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        sync_file_range = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    sync_file_range.restype = ctypes.c_int
+    write = 2  # SYNC_FILE_RANGE_WRITE, from <fcntl.h>
+
+    def start(fileno: int, offset: int) -> None:
+        sync_file_range(fileno, offset, 0, write)  # 0: through the end of the file
+
+    return start
 
 
 def _is_strict_json(value: Any, data: bytes) -> bool:

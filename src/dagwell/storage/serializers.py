@@ -183,10 +183,65 @@ class NpySerializer:
         # protocol does not know (datetime64) still work.
         return [header.getvalue(), memoryview(data.reshape(-1).view(numpy.uint8))]
 
-    def load(self, fileobj: IO[bytes]) -> Any:
+    def load(self, fileobj: IO[bytes], *, map_from: int | None = None) -> Any:
+        """Read the array in ``fileobj``; with ``map_from``, map big ones instead of reading.
+
+        ``map_from=N`` maps the data of an array of at least ``N`` bytes copy-on-write from
+        ``fileobj``'s file (when it has a real one): no copy and no new memory up front,
+        the pages are the page cache's, and writes to the array go to private copies that
+        never reach the file. Pass it only for files that are never modified in place, such
+        as content-addressed objects: Linux shows later changes to the file in the pages the
+        array has not written to. Otherwise, and for smaller arrays, the data is read.
+        """
         import numpy
 
+        if map_from is not None:
+            mapped = _map_npy(fileobj, map_from)
+            if mapped is not None:
+                return mapped
+            fileobj.seek(0)
         return numpy.load(fileobj, allow_pickle=False)
+
+
+def _map_npy(fileobj: IO[bytes], map_from: int) -> Any:
+    """The array in ``fileobj`` over a copy-on-write map of its data, or None to read it."""
+    import mmap
+
+    import numpy
+    from numpy.lib import format as npy_format
+
+    try:
+        fileno = fileobj.fileno()
+        version = npy_format.read_magic(fileobj)
+        if version == (1, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_1_0(fileobj)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_2_0(fileobj)
+        else:
+            return None  # format 3.0 (utf-8 field names): never written here
+        offset = fileobj.tell()
+    except (OSError, ValueError):  # no real file (io.UnsupportedOperation), or not .npy
+        return None
+    if dtype.hasobject:
+        return None  # numpy.load refuses it, without unpickling anything
+    size = dtype.itemsize
+    for side in shape:
+        size *= side
+    if size < map_from or size == 0:
+        return None
+    # Before 3.13 a map keeps a duplicate of the file descriptor open as long as it lives.
+    untracked: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
+    try:
+        # ACCESS_COPY is MAP_PRIVATE: the array is writable, its writes stay in this process.
+        data = mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY, **untracked)
+    except (OSError, ValueError):  # a file system that cannot map
+        return None
+    if len(data) < offset + size:
+        data.close()
+        return None  # truncated: numpy.load reports it
+    return numpy.ndarray(
+        shape, dtype=dtype, buffer=data, offset=offset, order="F" if fortran_order else "C"
+    )
 
 
 def _is_exactly(value: Any, module: str, attribute: str) -> bool:

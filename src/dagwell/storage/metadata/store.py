@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Executable, Integer, String, bindparam, func, insert, select, update
+from sqlalchemy import Executable, Integer, String, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
@@ -98,6 +98,9 @@ _FINISH_ATTEMPT = (
     )
     .values(
         status=bindparam("b_status", type_=String()),
+        # The worker's own start time, when known: an attempt may have waited in a
+        # worker's queue after the runner recorded it as started.
+        started_at=func.coalesce(_time("b_started_at"), attempts.c.started_at),
         ended_at=_time("b_ended_at"),
         error=bindparam("b_error", type_=String()),
         traceback=bindparam("b_traceback", type_=String()),
@@ -110,7 +113,14 @@ _END_TASK = (
         status=bindparam("b_status", type_=String()),
         error=bindparam("b_error", type_=String()),
         attempts=bindparam("b_number", type_=Integer()),
-        started_at=func.coalesce(task_runs.c.started_at, _time("b_started_at")),
+        # A first attempt's real start replaces the recorded one; later attempts keep it.
+        started_at=case(
+            (
+                bindparam("b_number", type_=Integer()) == 1,
+                func.coalesce(_time("b_started_at"), task_runs.c.started_at),
+            ),
+            else_=func.coalesce(task_runs.c.started_at, _time("b_started_at")),
+        ),
         ended_at=_time("b_ended_at"),
     )
 )
@@ -355,6 +365,7 @@ class MetadataStore:
                 "b_node": node,
                 "b_number": number,
                 "b_status": status.value,
+                "b_started_at": None,
                 "b_ended_at": ended_at,
                 "b_error": error,
                 "b_traceback": traceback,
@@ -431,6 +442,7 @@ class MetadataStore:
                 "b_node": end.node,
                 "b_number": end.number,
                 "b_status": end.status.value,
+                "b_started_at": end.started_at,
                 "b_ended_at": end.ended_at,
                 "b_error": end.error,
                 "b_traceback": end.traceback,
@@ -710,7 +722,7 @@ def _end_task_row(run_id: str, end: AttemptEnd) -> dict[str, Any]:
         "b_number": end.number,
         "b_status": end.task_status.value,
         "b_error": end.error,
-        "b_started_at": end.start.started_at if end.start else None,
+        "b_started_at": end.start.started_at if end.start else end.started_at,
         "b_ended_at": end.ended_at if end.task_status.is_finished else None,
     }
 
