@@ -11,9 +11,12 @@
 4
 """
 
+from dagwell.core.context import TaskContext as TaskContext
+from dagwell.core.context import current as current
 from dagwell.core.pipeline import Pipeline as Pipeline
 from dagwell.core.pipeline import pipeline as pipeline
 from dagwell.core.records import Attempt as Attempt
+from dagwell.core.records import Metric as Metric
 from dagwell.core.records import Run as Run
 from dagwell.core.records import TaskRun as TaskRun
 from dagwell.core.states import RunState as RunState
@@ -32,14 +35,16 @@ from dagwell.errors import StorageError as StorageError
 from dagwell.errors import TaskError as TaskError
 from dagwell.errors import TaskTimeoutError as TaskTimeoutError
 from dagwell.errors import WorkerDiedError as WorkerDiedError
-from dagwell.execution.context import TaskContext as TaskContext
-from dagwell.execution.context import current as current
 from dagwell.execution.hooks import Hooks as Hooks
 from dagwell.execution.loader import load_pipeline as load_pipeline
 from dagwell.execution.runs import get_run as get_run
 from dagwell.execution.runs import list_runs as list_runs
 from dagwell.execution.runs import run as run
 from dagwell.settings import Settings as Settings
+from dagwell.tracking.logging import log_metric as log_metric
+from dagwell.tracking.logging import log_metrics as log_metrics
+from dagwell.tracking.logging import log_param as log_param
+from dagwell.tracking.logging import log_params as log_params
 
 __version__ = "0.1.0"
 
@@ -49,6 +54,7 @@ __all__ = [
     "DagwellError",
     "DefinitionError",
     "Hooks",
+    "Metric",
     "NotFoundError",
     "ParamError",
     "Pipeline",
@@ -69,6 +75,10 @@ __all__ = [
     "get_run",
     "list_runs",
     "load_pipeline",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
     "pipeline",
     "run",
     "shell",

@@ -83,6 +83,7 @@ def train(train: Any, config: dict[str, Any], seed: int = 0) -> Any:
         model = RandomForestClassifier(random_state=seed, n_jobs=1, **options)
     else:
         model = GradientBoostingClassifier(random_state=seed, **options)
+    dw.log_params(config)
     pipeline = make_pipeline(StandardScaler(), model)
     pipeline.fit(train.drop(columns="target"), train["target"])
     log.info("trained %s", config)
@@ -97,12 +98,13 @@ def evaluate(model: Any, test: Any, config: dict[str, Any]) -> dict[str, Any]:
     features, target = test.drop(columns="target"), test["target"]
     predicted = model.predict(features)
     scores = model.predict_proba(features)[:, 1]
-    return {
-        "config": config,
+    metrics = {
         "accuracy": round(float(accuracy_score(target, predicted)), 4),
         "f1": round(float(f1_score(target, predicted)), 4),
         "roc_auc": round(float(roc_auc_score(target, scores)), 4),
     }
+    dw.log_metrics(metrics)
+    return {"config": config, **metrics}
 
 
 @dw.task

@@ -291,3 +291,27 @@ def ordered(seconds: float = 0.3) -> None:
 def two_pauses(seconds: float = 0.5) -> list[float]:
     """Two independent sleeps: on one worker, the second waits for the first."""
     return [pause(seconds), pause(seconds)]
+
+
+@dw.task
+def learn(epochs: int) -> float:
+    """Logs a param and a loss curve, then an accuracy."""
+    dw.log_params({"optimizer": "sgd", "epochs": epochs})
+    for epoch in range(epochs):
+        dw.log_metric("loss", 1.0 / (epoch + 1), step=epoch)
+    dw.log_metrics({"accuracy": 0.9, "f1": 0.8})
+    return 0.9
+
+
+@dw.task
+def learn_then_crash() -> None:
+    """Logs a metric, then fails: the metric must still be recorded."""
+    dw.log_metric("progress", 0.5)
+    raise RuntimeError("diverged")
+
+
+@dw.pipeline
+def tracked(epochs: int = 3) -> float:
+    """One task that logs params and metrics."""
+    learn_then_crash()
+    return learn(epochs)

@@ -46,6 +46,27 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class Metric:
+    """One metric point a task logged: ``value`` of ``name`` at ``step`` (None: no step)."""
+
+    node: str
+    name: str
+    value: float
+    step: int | None
+    time: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "node": self.node,
+            "name": self.name,
+            "value": self.value,
+            "step": self.step,
+            "time": _iso(self.time),
+        }
+
+
+@dataclass(frozen=True)
 class TaskRun:
     """One node inside a run, with its attempts and stored outputs."""
 
@@ -59,6 +80,7 @@ class TaskRun:
     upstream: tuple[str, ...] = ()
     error: str | None = None
     map_parent: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -81,6 +103,7 @@ class TaskRun:
             "error": self.error,
             "attempts": [a.to_dict() for a in self.attempts],
             "outputs": {name: value.to_json() for name, value in self.outputs.items()},
+            "params": dict(self.params),
         }
 
 
@@ -114,6 +137,8 @@ class AttemptEnd:
     outputs: Mapping[str, StoredValue] | None = None
     start: AttemptStart | None = None
     started_at: datetime | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: tuple[Metric, ...] = ()
 
 
 Loader = Callable[[StoredValue], Any]
@@ -138,6 +163,26 @@ class Run:
     error: str | None = None
     result_spec: Any = None
     loader: Loader | None = field(default=None, compare=False, repr=False)
+    metric_points: tuple[Metric, ...] = ()
+
+    def metrics(self, name: str | None = None) -> list[Metric]:
+        """Every metric point the run's tasks logged (only ``name``'s, if given), in order.
+
+        >>> [(m.step, m.value) for m in run.metrics("loss")]
+        """
+        return [m for m in self.metric_points if name is None or m.name == name]
+
+    def metric(self, name: str) -> float:
+        """The last value logged for metric ``name``.
+
+        >>> run.metric("accuracy")
+        0.93
+        """
+        points = self.metrics(name)
+        if not points:
+            known = ", ".join(sorted({m.name for m in self.metric_points})) or "none"
+            raise NotFoundError(f"run {self.id} logged no metric {name!r}; it logged: {known}")
+        return points[-1].value
 
     @property
     def duration(self) -> float | None:
@@ -160,6 +205,7 @@ class Run:
         }
         if with_tasks:
             data["tasks"] = [task.to_dict() for task in self.tasks.values()]
+            data["metrics"] = [m.to_dict() for m in self.metric_points]
         return data
 
     def output(self, node: str, name: str | None = None) -> Any:

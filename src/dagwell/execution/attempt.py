@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from dagwell.core.context import TaskContext, task_context
+from dagwell.core.records import Metric
 from dagwell.core.values import DEFAULT_OUTPUT, GATHER, ItemOf, StoredValue
 from dagwell.errors import SerializationError, TaskError
 from dagwell.execution.capture import captured_output
-from dagwell.execution.context import TaskContext, task_context
 
 if TYPE_CHECKING:
     from dagwell.core.task import Task
@@ -50,6 +51,8 @@ class AttemptOutcome:
     outputs: Mapping[str, StoredValue] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: tuple[Metric, ...] = ()
 
 
 def now() -> datetime:
@@ -85,8 +88,17 @@ def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
                 ended_at=now(),
                 error=f"{type(exc).__name__}: {exc}",
                 traceback=text,
+                params=context.log.params,
+                metrics=tuple(context.log.metrics),
             )
-    return AttemptOutcome(ok=True, started_at=started, ended_at=now(), outputs=outputs)
+    return AttemptOutcome(
+        ok=True,
+        started_at=started,
+        ended_at=now(),
+        outputs=outputs,
+        params=context.log.params,
+        metrics=tuple(context.log.metrics),
+    )
 
 
 def _store_outputs(store: ArtifactStore, spec: AttemptSpec, value: Any) -> dict[str, StoredValue]:

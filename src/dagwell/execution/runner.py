@@ -281,6 +281,8 @@ class Runner:
                     outputs=outcome.outputs if outcome.ok else None,
                     start=start,
                     started_at=outcome.started_at,
+                    params=outcome.params,
+                    metrics=outcome.metrics,
                 )
             )
         due = self.clock() - START_RECORD_DELAY

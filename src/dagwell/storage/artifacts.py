@@ -11,6 +11,8 @@ Layout under the root URL::
 A file appears under ``objects/`` only by an atomic rename of a complete (and, by default,
 fsynced) temporary file, so a crash never leaves a half-written object. Small plain-JSON
 values are not written at all: their :class:`~dagwell.core.values.StoredValue` holds them.
+Since an object is never changed once renamed into place, a big array in a local store is
+loaded by mapping its file copy-on-write rather than by copying it into new memory.
 """
 
 from __future__ import annotations
@@ -212,6 +214,9 @@ class ArtifactStore:
     def get(self, stored: StoredValue) -> Any:
         """Load the value ``stored`` describes; every call returns a new object.
 
+        From a local store, a numpy array of 16 MiB or more is mapped from its object
+        copy-on-write, not read: it is a plain writable ``ndarray`` that costs no copy up
+        front, and what one caller writes to it reaches neither the object nor other callers.
         Raises :class:`~dagwell.errors.NotFoundError` if its object is missing.
 
         Example::
@@ -315,8 +320,8 @@ class ArtifactStore:
                     # Where it fails, the write below still works, or reports the error.
                     with suppress(OSError):
                         os.posix_fallocate(fileobj.fileno(), 0, size)
-                start_writeback = _writeback_starter() if self._fsync else None
-                if start_writeback is not None and size >= _OVERLAP_BYTES:
+                big = self._fsync and size >= _OVERLAP_BYTES
+                if big and (start_writeback := _writeback_starter()) is not None:
                     _write_with_writeback(fileobj, chunks, start_writeback)
                 else:
                     for chunk in chunks:

@@ -3,7 +3,8 @@
 A :class:`Serializer` turns one kind of value into chunks of bytes and reads it back from a
 binary file. The artifact store picks one with :func:`serialize` (or :func:`serializer_for`),
 records its ``name`` next to the content hash, and finds it again with
-:func:`get_serializer`. Nothing here knows about files on disk, URLs or hashes.
+:func:`get_serializer`. Nothing here knows about URLs or hashes; only ``npy`` can, when asked
+to, map a real file's data instead of reading it.
 
 Serializers are tried in the order of :data:`SERIALIZERS`:
 
@@ -24,8 +25,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import sys
+import weakref
 from collections.abc import Iterable
 from typing import IO, Any, Protocol, TypeAlias
 
@@ -141,7 +144,8 @@ class NpySerializer:
     """A numpy array in the ``.npy`` format, its data written straight from the array's memory.
 
     Arrays holding Python objects go to pickle, and so do ndarray subclasses (a masked
-    array would lose its mask). A Fortran-ordered array is kept in Fortran order.
+    array would lose its mask). A Fortran-ordered array is kept in Fortran order. Loading
+    never unpickles anything; see :meth:`load` for mapping big arrays instead of reading them.
 
     Example::
 
@@ -203,6 +207,13 @@ class NpySerializer:
         return numpy.load(fileobj, allow_pickle=False)
 
 
+# Before Python 3.13 every map keeps a duplicate of its file's descriptor open for as long as
+# it lives; past this many live maps, arrays are read instead, so that a task taking
+# thousands of big arrays cannot run out of file descriptors.
+_MAX_TRACKED_MAPS = 128
+_tracked_maps: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _map_npy(fileobj: IO[bytes], map_from: int) -> Any:
     """The array in ``fileobj`` over a copy-on-write map of its data, or None to read it."""
     import mmap
@@ -210,8 +221,13 @@ def _map_npy(fileobj: IO[bytes], map_from: int) -> Any:
     import numpy
     from numpy.lib import format as npy_format
 
+    tracks_fd = sys.version_info < (3, 13)
+    if tracks_fd and len(_tracked_maps) >= _MAX_TRACKED_MAPS:
+        return None
     try:
         fileno = fileobj.fileno()
+        if os.fstat(fileno).st_size < map_from:
+            return None  # the header need not be read twice for a small array
         version = npy_format.read_magic(fileobj)
         if version == (1, 0):
             shape, fortran_order, dtype = npy_format.read_array_header_1_0(fileobj)
@@ -229,16 +245,17 @@ def _map_npy(fileobj: IO[bytes], map_from: int) -> Any:
         size *= side
     if size < map_from or size == 0:
         return None
-    # Before 3.13 a map keeps a duplicate of the file descriptor open as long as it lives.
-    untracked: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
+    untracked: dict[str, Any] = {} if tracks_fd else {"trackfd": False}
     try:
         # ACCESS_COPY is MAP_PRIVATE: the array is writable, its writes stay in this process.
         data = mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY, **untracked)
-    except (OSError, ValueError):  # a file system that cannot map
+    except (OSError, ValueError):  # a file system that cannot map, or no descriptor left
         return None
     if len(data) < offset + size:
         data.close()
         return None  # truncated: numpy.load reports it
+    if tracks_fd:
+        _tracked_maps.add(data)
     return numpy.ndarray(
         shape, dtype=dtype, buffer=data, offset=offset, order="F" if fortran_order else "C"
     )

@@ -247,6 +247,7 @@ def test_run_to_dict_shape():
         "duration",
         "error",
         "tasks",
+        "metrics",
     ]
     assert data["status"] == "succeeded"
     assert data["params"] == {"C": 0.5, "folds": 3}
@@ -295,6 +296,7 @@ def test_task_run_to_dict_shape():
             },
         ],
         "outputs": {"return": {"hash": "h-fit", "serializer": "pickle", "size": 10, "type": "int"}},
+        "params": {},
     }
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import mmap
 import os
+import posixpath
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -21,6 +27,7 @@ from hypothesis import strategies as st
 
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, SerializationError, StorageError
+from dagwell.storage import artifacts
 from dagwell.storage.artifacts import ArtifactStore
 
 # Above the size where a local put hashes on a thread while it writes.
@@ -310,6 +317,137 @@ def test_file_url_is_a_local_store(tmp_path: Path) -> None:
     store = ArtifactStore(f"file://{tmp_path}/artifacts")
     stored = store.put(np.arange(3))
     assert Path(store.path_for(stored.hash)).is_file()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/srv/data/artifacts",
+        "/srv/data/artifacts/",
+        "/srv//data/../artifacts",
+        "/",
+        "relative/artifacts",
+        "./relative",
+        ".",
+        "~/artifacts",
+        "file:///srv/artifacts",
+        "file://relative/artifacts",
+        "local:///srv/artifacts",
+    ],
+)
+def test_local_paths_and_file_urls_find_the_root_fsspec_finds(url: str) -> None:
+    _, expected = fsspec.core.url_to_fs(url)
+    store = ArtifactStore(url)
+    digest = "ab" + "0" * 62
+    assert store.path_for(digest) == posixpath.join(expected, "objects", "ab", "0" * 62)
+
+
+def test_a_local_store_does_not_import_fsspec(tmp_path: Path) -> None:
+    """fsspec takes longer to import than a short run takes: plain paths do without it."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy
+        from dagwell.storage.artifacts import ArtifactStore
+        store = ArtifactStore({str(tmp_path / "artifacts")!r})
+        for value in (numpy.arange(3_000_000.0), (1, 2), [1] * 1000):
+            assert str(store.get(store.put(value))) == str(value)
+        store.sweep_temporary()
+        print(sorted(name for name in sys.modules if name.split(".")[0] == "fsspec"))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_big_arrays_load_mapped_writable_and_independent(store: ArtifactStore) -> None:
+    stored = store.put(BIG)
+    path = Path(store.path_for(stored.hash))
+    first, second = store.get(stored), store.get(stored)
+    assert type(first) is np.ndarray and first.flags.writeable
+    assert isinstance(first.base, mmap.mmap)  # no copy into new memory
+    first[:] = -1.0
+    np.testing.assert_array_equal(second, BIG)
+    np.testing.assert_array_equal(store.get(stored), BIG)
+    assert blake3(path.read_bytes()).hexdigest() == stored.hash
+
+
+def test_small_arrays_are_read_not_mapped(store: ArtifactStore) -> None:
+    loaded = store.get(store.put(np.arange(1000.0)))
+    assert not isinstance(loaded.base, mmap.mmap)
+
+
+def test_a_mapped_array_outlives_its_object(store: ArtifactStore) -> None:
+    stored = store.put(BIG)
+    loaded = store.get(stored)
+    os.remove(store.path_for(stored.hash))
+    np.testing.assert_array_equal(loaded, BIG)
+
+
+class Chunky:
+    """A value pickle writes as one big ``bytes`` chunk."""
+
+    def __init__(self) -> None:
+        self.data = np.arange(3_000_000, dtype=np.int64).reshape(1000, 3000)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Chunky) and bool((other.data == self.data).all())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [BIG, np.asfortranarray(BIG.reshape(1000, 3000)), Chunky()],
+    ids=["npy", "npy-fortran", "pickle"],
+)
+def test_big_writes_send_every_piece_to_disk_as_they_go(
+    root: Path, value: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starts: list[tuple[int, int]] = []
+    real = artifacts._writeback_starter()
+
+    def record(fileno: int, offset: int) -> None:
+        starts.append((offset, os.lseek(fileno, 0, os.SEEK_CUR)))  # from, and written so far
+        if real is not None:
+            real(fileno, offset)
+
+    monkeypatch.setattr(artifacts, "_writeback_starter", lambda: record)
+    stored = ArtifactStore(str(root)).put(value)
+    data = Path(ArtifactStore(str(root)).path_for(stored.hash)).read_bytes()
+    assert blake3(data).hexdigest() == stored.hash and len(data) == stored.size
+    # Each piece of 8 MiB is sent on once it is in the file, from where the last one ended.
+    piece = artifacts._WRITEBACK_BYTES
+    assert len(starts) == stored.size // piece
+    assert starts[0][0] == 0
+    for (offset, size), (next_offset, _) in itertools.pairwise(starts):
+        assert next_offset == size and size - offset >= piece
+    assert_same(ArtifactStore(str(root)).get(stored), value)
+
+
+def test_writes_without_fsync_or_the_system_call_do_not_send_pieces(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(artifacts, "_writeback_starter", lambda: lambda f, o: calls.append(o))
+    ArtifactStore(str(root), fsync=False).put(BIG)
+    assert calls == []
+    monkeypatch.setattr(artifacts, "_writeback_starter", lambda: None)
+    stored = ArtifactStore(str(root / "other")).put(BIG)
+    assert_same(ArtifactStore(str(root / "other")).get(stored), BIG)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
+def test_sync_file_range_is_found_and_harmless(tmp_path: Path) -> None:
+    start = artifacts._writeback_starter()
+    assert start is not None
+    path = tmp_path / "file"
+    with open(path, "wb") as fileobj:
+        fileobj.write(b"x" * 100_000)
+        fileobj.flush()
+        start(fileobj.fileno(), 0)
+        start(fileobj.fileno(), 10**12)  # past the end: nothing to do
+    assert path.read_bytes() == b"x" * 100_000
 
 
 @pytest.mark.parametrize("kind", list(VALUES))

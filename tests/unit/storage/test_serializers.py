@@ -6,11 +6,13 @@ import enum
 import io
 import json
 import math
+import mmap
 import pathlib
 import subprocess
 import sys
 import textwrap
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dagwell.errors import SerializationError, StorageError
+from dagwell.storage import serializers
 from dagwell.storage.serializers import (
     ARROW_PARQUET,
     JSON,
@@ -198,6 +201,99 @@ def test_npy_dump_does_not_copy_the_array_data() -> None:
     data = NPY.dump(array)[-1]
     assert isinstance(data, memoryview)
     assert np.shares_memory(np.frombuffer(data, dtype=np.uint8), array)
+
+
+def npy_file(tmp_path: pathlib.Path, array: np.ndarray) -> pathlib.Path:
+    path = tmp_path / "array.npy"
+    path.write_bytes(b"".join(NPY.dump(array)))
+    return path
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(50_000, dtype=np.float64),
+        np.asfortranarray(np.arange(60_000, dtype=">i4").reshape(200, 300)),
+        np.zeros(20_000, dtype=[("x", "<f8"), ("y", "<i4")]),
+        np.arange(30_000).astype("datetime64[s]"),
+    ],
+    ids=["float64", "fortran-big-endian", "structured", "datetime64"],
+)
+def test_npy_maps_big_arrays_from_a_file_copy_on_write(
+    tmp_path: pathlib.Path, array: np.ndarray
+) -> None:
+    path = npy_file(tmp_path, array)
+    original = path.read_bytes()
+    with open(path, "rb") as fileobj:
+        loaded = NPY.load(fileobj, map_from=1024)
+    assert type(loaded) is np.ndarray
+    assert isinstance(loaded.base, mmap.mmap)  # mapped, not read
+    assert loaded.dtype == array.dtype and loaded.shape == array.shape
+    assert loaded.flags.f_contiguous == array.flags.f_contiguous
+    np.testing.assert_array_equal(loaded, array)
+    # Writable, and what is written stays in this array: not in the file, not in others.
+    assert loaded.flags.writeable
+    zero = np.zeros(1, dtype=array.dtype)
+    loaded[...] = zero
+    assert (loaded == zero).all()
+    assert path.read_bytes() == original
+    with open(path, "rb") as fileobj:
+        np.testing.assert_array_equal(NPY.load(fileobj, map_from=1024), array)
+
+
+def test_npy_reads_arrays_below_the_mapping_size(tmp_path: pathlib.Path) -> None:
+    array = np.arange(100, dtype=np.int64)
+    with open(npy_file(tmp_path, array), "rb") as fileobj:
+        loaded = NPY.load(fileobj, map_from=array.nbytes + 1)
+    assert not isinstance(loaded.base, mmap.mmap)
+    np.testing.assert_array_equal(loaded, array)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [np.zeros((0, 3)), np.float64(2.5).reshape(())],
+    ids=["empty", "0-d"],
+)
+def test_npy_reads_empty_and_scalar_arrays_even_when_asked_to_map(
+    tmp_path: pathlib.Path, array: np.ndarray
+) -> None:
+    with open(npy_file(tmp_path, array), "rb") as fileobj:
+        loaded = NPY.load(fileobj, map_from=0)
+    assert loaded.shape == array.shape
+    np.testing.assert_array_equal(loaded, array)
+
+
+def test_npy_reads_from_a_file_object_without_a_file_when_asked_to_map() -> None:
+    array = np.arange(5000.0)
+    loaded = NPY.load(io.BytesIO(b"".join(NPY.dump(array))), map_from=0)
+    assert not isinstance(loaded.base, mmap.mmap)
+    np.testing.assert_array_equal(loaded, array)
+
+
+def test_npy_never_maps_or_unpickles_an_object_array(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([{"a": 1}] * 1000, dtype=object), allow_pickle=True)
+    with open(path, "rb") as fileobj, pytest.raises(ValueError, match="allow_pickle"):
+        NPY.load(fileobj, map_from=0)
+
+
+def test_npy_mapping_a_truncated_file_fails_as_reading_it_does(tmp_path: pathlib.Path) -> None:
+    path = npy_file(tmp_path, np.arange(10_000.0))
+    path.write_bytes(path.read_bytes()[:-8])
+    with open(path, "rb") as fileobj, pytest.raises(ValueError):
+        NPY.load(fileobj, map_from=0)
+
+
+def test_npy_reads_instead_of_mapping_past_the_live_map_limit(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serializers, "_MAX_TRACKED_MAPS", 0)
+    monkeypatch.setattr(serializers, "_tracked_maps", weakref.WeakSet())
+    array = np.arange(10_000.0)
+    with open(npy_file(tmp_path, array), "rb") as fileobj:
+        loaded = NPY.load(fileobj, map_from=0)
+    np.testing.assert_array_equal(loaded, array)
+    assert isinstance(loaded.base, mmap.mmap) == (sys.version_info >= (3, 13))
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,23 @@ def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
             task.error or "",
         )
     console.print(table)
+    _print_metrics(ctx, found)
+
+
+def _print_metrics(ctx: CliContext, found: Run) -> None:
+    """The last value of each metric, per node, as logged with dw.log_metric."""
+    last: dict[tuple[str, str], tuple[float, int]] = {}
+    for point in found.metrics():
+        count = last.get((point.node, point.name), (0.0, 0))[1]
+        last[(point.node, point.name)] = (point.value, count + 1)
+    if not last:
+        return
+    table = Table(box=None, header_style="bold", title="metrics (last value)", title_justify="left")
+    for column in ("node", "metric", "value", "points"):
+        table.add_column(column)
+    for (node, name), (value, count) in last.items():
+        table.add_row(node, name, f"{value:.6g}", str(count))
+    ctx.console.print(table)
 
 
 @click.command("logs")

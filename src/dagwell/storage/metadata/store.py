@@ -16,12 +16,23 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Executable, Integer, String, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    Executable,
+    Integer,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
-from dagwell.core.records import Attempt, AttemptEnd, AttemptStart, Run, TaskRun
+from dagwell.core.records import Attempt, AttemptEnd, AttemptStart, Metric, Run, TaskRun
 from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
@@ -31,7 +42,9 @@ from dagwell.storage.metadata.tables import (
     UTCDateTime,
     artifacts,
     attempts,
+    metrics,
     outputs,
+    params,
     runs,
     task_runs,
 )
@@ -76,6 +89,8 @@ _INSERT_RUN = insert(runs)
 _INSERT_TASK_RUN = insert(task_runs)
 _INSERT_ATTEMPT = insert(attempts)
 _INSERT_OUTPUT = insert(outputs)
+_INSERT_METRIC = insert(metrics)
+_INSERT_PARAM = insert(params)
 _NEXT_SEQ = select(func.coalesce(func.max(task_runs.c.seq) + 1, 0)).where(
     task_runs.c.run_id == bindparam("b_run_id", type_=String())
 )
@@ -169,6 +184,15 @@ _SELECT_TASKS = select(
     task_runs.c.error,
     task_runs.c.map_parent,
 ).order_by(task_runs.c.run_id, task_runs.c.seq)
+_SELECT_PARAMS = select(params.c.run_id, params.c.node, params.c.name, params.c.value)
+_SELECT_METRICS = select(
+    metrics.c.run_id,
+    metrics.c.node,
+    metrics.c.name,
+    metrics.c.value,
+    metrics.c.step,
+    metrics.c.logged_at,
+).order_by(metrics.c.id)
 _SELECT_ATTEMPTS = select(
     attempts.c.run_id,
     attempts.c.node,
@@ -432,7 +456,41 @@ class MetadataStore:
             with_outputs = [(e.node, e.outputs) for e in done if e.outputs]
             if with_outputs:
                 self._insert_outputs_of(tx, run_id, with_outputs)
+            self._insert_logged(tx, run_id, done)
         return recorded
+
+    def _insert_logged(self, tx: Connection, run_id: str, ends: Sequence[AttemptEnd]) -> None:
+        """Params and metrics the attempts logged; a param logged again keeps the last value."""
+        points = [
+            {
+                "run_id": run_id,
+                "node": m.node,
+                "name": m.name,
+                "step": m.step,
+                "value": m.value,
+                "logged_at": m.time,
+            }
+            for e in ends
+            for m in e.metrics
+        ]
+        if points:
+            tx.execute(_INSERT_METRIC, points)
+        for end in ends:
+            if end.params:
+                tx.execute(
+                    delete(params).where(
+                        params.c.run_id == run_id,
+                        params.c.node == end.node,
+                        params.c.name.in_(list(end.params)),
+                    )
+                )
+                tx.execute(
+                    _INSERT_PARAM,
+                    [
+                        {"run_id": run_id, "node": end.node, "name": name, "value": value}
+                        for name, value in end.params.items()
+                    ],
+                )
 
     def _fence_attempt(self, tx: Connection, run_id: str, end: AttemptEnd) -> bool:
         fenced = tx.execute(
@@ -792,6 +850,14 @@ def _load_runs(conn: Connection, run_rows: Sequence[AnyRow], runs_of: RunFilter)
     outputs_of: defaultdict[tuple[str, str], dict[str, StoredValue]] = defaultdict(dict)
     for run_id, node, name, value in conn.execute(_SELECT_OUTPUTS.where(runs_of(outputs.c.run_id))):
         outputs_of[(run_id, node)][name] = StoredValue.from_json(value)
+    params_of: defaultdict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+    for run_id, node, name, value in conn.execute(_SELECT_PARAMS.where(runs_of(params.c.run_id))):
+        params_of[(run_id, node)][name] = value
+    metrics_of: defaultdict[str, list[Metric]] = defaultdict(list)
+    for run_id, node, name, value, step, logged in conn.execute(
+        _SELECT_METRICS.where(runs_of(metrics.c.run_id))
+    ):
+        metrics_of[run_id].append(Metric(node, name, value, step, logged))
     tasks_of: defaultdict[str, dict[str, TaskRun]] = defaultdict(dict)
     children_of: defaultdict[tuple[str, str], list[TaskRun]] = defaultdict(list)
     task: str
@@ -810,12 +876,16 @@ def _load_runs(conn: Connection, run_rows: Sequence[AnyRow], runs_of: RunFilter)
             upstream=tuple(upstream),
             error=error,
             map_parent=parent,
+            params=params_of.get(key, {}),
         )
         if parent is None:
             tasks_of[run_id][node] = record
         else:
             children_of[(run_id, parent)].append(record)
-    return [_run(row, _with_children(row.id, tasks_of[row.id], children_of)) for row in run_rows]
+    return [
+        _run(row, _with_children(row.id, tasks_of[row.id], children_of), metrics_of[row.id])
+        for row in run_rows
+    ]
 
 
 def _with_children(
@@ -832,7 +902,7 @@ def _with_children(
     return ordered
 
 
-def _run(row: AnyRow, tasks: Mapping[str, TaskRun]) -> Run:
+def _run(row: AnyRow, tasks: Mapping[str, TaskRun], points: Sequence[Metric] = ()) -> Run:
     return Run(
         id=row.id,
         pipeline=row.pipeline,
@@ -843,4 +913,5 @@ def _run(row: AnyRow, tasks: Mapping[str, TaskRun]) -> Run:
         tasks=tasks,
         error=row.error,
         result_spec=row.result,
+        metric_points=tuple(points),
     )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -150,3 +151,33 @@ outputs = Table(
     ),
     Index(None, "artifact_hash"),
 )
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("node", String, primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("value", JSON, nullable=False),
+    ForeignKeyConstraint(
+        ["run_id", "node"], ["task_runs.run_id", "task_runs.node"], ondelete="CASCADE"
+    ),
+)
+"""Params that tasks logged with ``dw.log_param``; pipeline params live in ``runs.params``."""
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String, nullable=False),
+    Column("node", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("step", Integer),
+    Column("value", Float, nullable=False),
+    Column("logged_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["run_id", "node"], ["task_runs.run_id", "task_runs.node"], ondelete="CASCADE"
+    ),
+    Index(None, "run_id", "name"),
+)
+"""Every metric point a task logged with ``dw.log_metric``, in logging order (by id)."""

@@ -27,7 +27,16 @@ from dagwell.storage.metadata.migrate import (
 )
 from dagwell.storage.metadata.tables import metadata
 
-TABLES = {"alembic_version", "runs", "task_runs", "attempts", "outputs", "artifacts"}
+TABLES = {
+    "alembic_version",
+    "runs",
+    "task_runs",
+    "attempts",
+    "outputs",
+    "artifacts",
+    "params",
+    "metrics",
+}
 
 
 @pytest.fixture
@@ -197,3 +206,20 @@ def test_ensure_schema_migrates_a_database_that_is_not_empty(engine: sa.Engine) 
 
     assert table_names(engine) == TABLES | {"unrelated"}
     assert current_revisions(engine) == [HEAD_REVISION]
+
+
+def test_upgrading_a_first_revision_database_keeps_its_runs(engine: sa.Engine, url: str) -> None:
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, pipeline, status, params, created_at, executor, trigger)"
+                " VALUES ('r1', 'p', 'succeeded', '{}', '2026-01-01 00:00:00', 'inline', 'manual')"
+            )
+        )
+
+    ensure_schema(engine)
+
+    assert current_revisions(engine) == [HEAD_REVISION]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id FROM runs")).scalars().all() == ["r1"]

@@ -209,7 +209,7 @@ def test_get_run_reads_one_query_per_table(store: MetadataStore) -> None:
         sa.event.remove(store._engine, "before_cursor_execute", count)
 
     assert len(run.tasks) == 50
-    assert len(statements) == 4  # runs, attempts, outputs, task_runs
+    assert len(statements) == 6  # runs, attempts, outputs, params, metrics, task_runs
 
 
 # -- lookup by id and prefix --------------------------------------------------------------

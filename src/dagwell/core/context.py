@@ -1,4 +1,8 @@
-"""What task code can ask about the attempt it runs in: ``dw.current()``."""
+"""What task code can ask about the attempt it runs in (``dw.current()``), and what it logs.
+
+The context is a context variable set around each attempt; the params and metrics a task
+logs are collected here and travel back to the runner with the attempt's outcome.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dagwell.core.records import Metric
 from dagwell.errors import DagwellError
+
+
+@dataclass
+class AttemptLog:
+    """What one attempt logged: params by name and metric points in logging order."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,7 @@ class TaskContext:
     attempt: int
     params: Mapping[str, Any] = field(default_factory=dict)
     scheduled_for: datetime | None = None
+    log: AttemptLog = field(default_factory=AttemptLog, repr=False, compare=False)
 
     @property
     def attempt_key(self) -> str:
