@@ -87,6 +87,10 @@ runs = Table(
     ),
     Column("trigger", String, nullable=False, default="manual", server_default="manual"),
     Column("heartbeat_at", UTCDateTime),
+    # Artifact hash of the run's code snapshot (a JSON document: files, git info).
+    Column("code_hash", String),
+    # Python version, platform and installed packages when the run started.
+    Column("environment", JSON(none_as_null=True)),
 )
 
 task_runs = Table(
@@ -181,3 +185,29 @@ metrics = Table(
     Index(None, "run_id", "name"),
 )
 """Every metric point a task logged with ``dw.log_metric``, in logging order (by id)."""
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("run_id", String, ForeignKey("runs.id", ondelete="SET NULL"), index=True),
+    Column("node", String),
+    Column("artifact_hash", String, ForeignKey("artifacts.hash"), nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Each registered version of a model: the artifact holding it and the run that made it."""
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("alias", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"], ondelete="CASCADE"
+    ),
+)
+"""Named pointers to model versions (``production``, ``staging``); one version per alias."""

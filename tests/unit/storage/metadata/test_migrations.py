@@ -36,6 +36,8 @@ TABLES = {
     "artifacts",
     "params",
     "metrics",
+    "model_versions",
+    "model_aliases",
 }
 
 
