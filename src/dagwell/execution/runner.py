@@ -103,6 +103,9 @@ class Runner:
         # One queued attempt per worker keeps workers busy while the runner records results,
         # and lets several results share one transaction.
         self.capacity = executor.workers * (1 if executor.name == "inline" else 2)
+        # Starts of short attempts are written with their ends (see _record_outcomes);
+        # inline, an attempt has ended before the next commit, so starts go first.
+        self.group_commit = executor.name != "inline"
         self._last_heartbeat = clock()
         self.unrecorded: dict[str, AttemptStart] = {}
         self.submitted_at: dict[str, float] = {}
@@ -152,6 +155,9 @@ class Runner:
                 spec = self._start(tx, self.ready.popleft())
                 if spec is not None:
                     to_submit.append(spec)
+            if not self.group_commit:  # inline: the call runs in submit(); record it first
+                starts = [AttemptStart(s.node, s.attempt, now(), s.log_path) for s in to_submit]
+                self.store.record_attempts(tx, self.run_id, starts=starts)
             if self.clock() - self._last_heartbeat >= HEARTBEAT_SECONDS:
                 self.store.heartbeat(tx, self.run_id, now())
                 self._last_heartbeat = self.clock()
@@ -161,10 +167,11 @@ class Runner:
             call.label = f"node {spec.node!r} (attempt {spec.attempt})"  # type: ignore[attr-defined]
             future = self.executor.submit(call, timeout=timeout)
             self.in_flight[future] = _Flight(spec.node, spec.attempt)
-            self.unrecorded[spec.node] = AttemptStart(
-                spec.node, spec.attempt, started_at=now(), log_path=spec.log_path
-            )
-            self.submitted_at[spec.node] = self.clock()
+            if self.group_commit:
+                self.unrecorded[spec.node] = AttemptStart(
+                    spec.node, spec.attempt, started_at=now(), log_path=spec.log_path
+                )
+                self.submitted_at[spec.node] = self.clock()
 
     # -- starting ------------------------------------------------------------------------
 
