@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
+import traceback
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, overload
 
 from dagwell.core.graph import Graph
 from dagwell.core.tracing import active_trace, tracing
-from dagwell.errors import DefinitionError, ParamError
+from dagwell.errors import DagwellError, DefinitionError, ParamError
 
 _REQUIRED = inspect.Parameter.empty
 _TRUE = {"1", "true", "yes", "on", "y"}
@@ -114,8 +115,24 @@ class Pipeline:
         """Trace the body with bound ``params`` and return the validated graph."""
         bound = self.bind(params)
         with tracing(self.name) as trace:
-            output = self.fn(**bound)
+            try:
+                output = self.fn(**bound)
+            except DagwellError:
+                raise
+            except Exception as exc:
+                raise DefinitionError(
+                    f"pipeline {self.name!r} raised {type(exc).__name__}: {exc} "
+                    f"({_where(exc)}) while its body ran to build the graph"
+                ) from exc
             return trace.finish(output)
+
+
+def _where(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame of ``exc``'s traceback that is not dagwell's."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/dagwell/" not in f.filename]
+    if not frames:
+        return "location unknown"
+    return f"{frames[-1].filename}:{frames[-1].lineno}"
 
 
 def _from_text(pipeline: str, param: Param, text: str) -> Any:

@@ -570,3 +570,12 @@ def test_ref_repr_names_its_node_and_output():
 def test_calling_a_task_with_arguments_that_do_not_fit_raises(call):
     with pytest.raises(DefinitionError, match="called with arguments that do not fit"):
         build(lambda: call())
+
+
+def test_an_exception_in_the_pipeline_body_names_the_pipeline_and_the_line() -> None:
+    @dw.pipeline
+    def broken_body() -> None:
+        raise KeyError("missing column")
+
+    with pytest.raises(dw.DefinitionError, match=r"broken_body.*KeyError.*test_core_pipeline"):
+        broken_body.build()

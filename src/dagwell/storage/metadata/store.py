@@ -28,8 +28,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from dagwell.core.records import Attempt, AttemptEnd, AttemptStart, Metric, Run, TaskRun
@@ -225,7 +225,7 @@ class MetadataStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engine = make_engine(url)
+        self._engine = _engine_or_storage_error(url)
         self._reader = for_reads(self._engine)
         self._insert_artifact = _artifact_insert(self._engine.dialect.name)
         self._insert_attempt_once = _attempt_insert_once(self._engine.dialect.name)
@@ -783,6 +783,25 @@ def _end_task_row(run_id: str, end: AttemptEnd) -> dict[str, Any]:
         "b_started_at": end.start.started_at if end.start else end.started_at,
         "b_ended_at": end.ended_at if end.task_status.is_finished else None,
     }
+
+
+def _engine_or_storage_error(url: str) -> Engine:
+    """The engine for ``url``, or a StorageError saying what to fix (folder, driver, URL)."""
+    safe = url.split("@")[-1] if "@" in url else url
+    try:
+        return make_engine(url)
+    except ModuleNotFoundError as exc:
+        raise StorageError(
+            f"the database driver for {safe!r} is not installed ({exc.name}); for "
+            "PostgreSQL: pip install 'psycopg[binary]'"
+        ) from exc
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create the folder for the metadata database {safe!r}: {exc}; set "
+            "DAGWELL_HOME or DAGWELL_DB_URL to a writable place"
+        ) from exc
+    except ArgumentError as exc:
+        raise StorageError(f"{safe!r} is not a database URL SQLAlchemy understands: {exc}") from exc
 
 
 def _attempt_insert_once(dialect: str) -> Executable | None:

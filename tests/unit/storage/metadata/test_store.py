@@ -767,3 +767,20 @@ def test_a_finished_attempt_already_recorded_by_another_writer_is_not_overwritte
     task = store.get_run("run-0001").tasks["ingest"]
     assert task.status == TaskState.FAILED and task.outputs == {}
     assert [a.status for a in task.attempts] == [AttemptState.FAILED]
+
+
+@pytest.mark.parametrize(
+    ("make_url", "message"),
+    [
+        (lambda tmp: f"sqlite:///{tmp / 'a-file' / 'dagwell.db'}", "cannot create the folder"),
+        (lambda tmp: "not a url", "not a database URL"),
+        (lambda tmp: "mssql+nosuchdriver://h/db", "not a database URL|driver"),
+    ],
+)
+def test_a_bad_database_location_is_a_storage_error_saying_what_to_fix(
+    tmp_path: Path, make_url: Any, message: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+
+    with pytest.raises(StorageError, match=message):
+        MetadataStore(make_url(tmp_path))
