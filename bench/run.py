@@ -16,8 +16,8 @@ in ``bench/README.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import compileall
+import json
 import os
 import platform
 import re
