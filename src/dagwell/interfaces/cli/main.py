@@ -6,6 +6,8 @@ Errors a user can fix print one line on stderr; only bugs show a traceback.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from typing import Any
 
@@ -49,22 +51,39 @@ def _register() -> None:
 _register()
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the console script."""
+def run_command_line(argv: list[str] | None = None) -> int:
+    """Run one ``dagwell`` command and return its exit code; errors become messages."""
     try:
-        return cli.main(args=argv, prog_name="dagwell", standalone_mode=False)
+        cli.main(args=argv, prog_name="dagwell", standalone_mode=False)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        click.echo("interrupted", err=True)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except DagwellError as exc:
         click.secho(f"error: {exc}", err=True, fg="red")
-        sys.exit(next(code for kind, code in EXIT_CODES if isinstance(exc, kind)))
+        return next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the console script: run the command, then exit at once.
+
+    Everything a command writes is committed before it returns, so the process skips the
+    interpreter's slow teardown (about 0.1 s with SQLAlchemy loaded) after running the
+    exit handlers and flushing its output.
+    """
+    code = run_command_line(argv)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
