@@ -211,3 +211,31 @@ model_aliases = Table(
     ),
 )
 """Named pointers to model versions (``production``, ``staging``); one version per alias."""
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("uri", String, primary_key=True),
+    Column("version", String, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("files", Integer, nullable=False),
+    # Artifact hash of the snapshot's manifest, when the content was copied into the store.
+    Column("snapshot_hash", String),
+    Column("first_seen", UTCDateTime, nullable=False),
+)
+"""Every content version seen of every dataset (a file, folder or URL)."""
+
+run_datasets = Table(
+    "run_datasets",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("node", String, primary_key=True),
+    Column("uri", String, primary_key=True),
+    Column("version", String, nullable=False),
+    ForeignKeyConstraint(
+        ["run_id", "node"], ["task_runs.run_id", "task_runs.node"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(["uri", "version"], ["dataset_versions.uri", "dataset_versions.version"]),
+    Index(None, "uri", "version"),
+)
+"""Which node of which run read which dataset version: the first edges of lineage."""

@@ -38,6 +38,8 @@ TABLES = {
     "metrics",
     "model_versions",
     "model_aliases",
+    "dataset_versions",
+    "run_datasets",
 }
 
 
