@@ -13,9 +13,14 @@
 
 from dagwell.core.context import TaskContext as TaskContext
 from dagwell.core.context import current as current
+from dagwell.core.datasets import Dataset as Dataset
+from dagwell.core.datasets import dataset as dataset
+from dagwell.core.models import Model as Model
+from dagwell.core.models import ModelVersion as ModelVersion
 from dagwell.core.pipeline import Pipeline as Pipeline
 from dagwell.core.pipeline import pipeline as pipeline
 from dagwell.core.records import Attempt as Attempt
+from dagwell.core.records import CodeSnapshot as CodeSnapshot
 from dagwell.core.records import Metric as Metric
 from dagwell.core.records import Run as Run
 from dagwell.core.records import TaskRun as TaskRun
@@ -38,6 +43,7 @@ from dagwell.errors import WorkerDiedError as WorkerDiedError
 from dagwell.execution.hooks import Hooks as Hooks
 from dagwell.execution.loader import load_pipeline as load_pipeline
 from dagwell.execution.runs import get_run as get_run
+from dagwell.execution.runs import list_datasets as list_datasets
 from dagwell.execution.runs import list_runs as list_runs
 from dagwell.execution.runs import run as run
 from dagwell.settings import Settings as Settings
@@ -45,16 +51,22 @@ from dagwell.tracking.logging import log_metric as log_metric
 from dagwell.tracking.logging import log_metrics as log_metrics
 from dagwell.tracking.logging import log_param as log_param
 from dagwell.tracking.logging import log_params as log_params
+from dagwell.tracking.registry import log_model as log_model
+from dagwell.tracking.registry import models as models
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Attempt",
+    "CodeSnapshot",
     "CycleError",
     "DagwellError",
+    "Dataset",
     "DefinitionError",
     "Hooks",
     "Metric",
+    "Model",
+    "ModelVersion",
     "NotFoundError",
     "ParamError",
     "Pipeline",
@@ -72,13 +84,17 @@ __all__ = [
     "TaskTimeoutError",
     "WorkerDiedError",
     "current",
+    "dataset",
     "get_run",
+    "list_datasets",
     "list_runs",
     "load_pipeline",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
+    "models",
     "pipeline",
     "run",
     "shell",

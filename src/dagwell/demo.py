@@ -1,7 +1,8 @@
 """The built-in demo: a real ML pipeline on scikit-learn's breast-cancer dataset.
 
 Ingestion, preprocessing, feature engineering, a fan-out of candidate models trained in
-parallel, evaluation on held-out data, and picking the best. DataFrames and fitted models
+parallel, evaluation on held-out data, and registering the best in the model registry
+(``dagwell demo`` then gives it the alias ``production``). DataFrames and fitted models
 pass between tasks through the artifact store. Needs the ``ml`` extra.
 
     dagwell demo                      # or: dagwell run examples/ml_demo.py
@@ -15,6 +16,9 @@ from typing import Any
 import dagwell as dw
 
 log = logging.getLogger(__name__)
+
+MODEL_NAME = "breast_cancer_classifier"
+"""The name the best model is registered under."""
 
 CANDIDATES: list[dict[str, Any]] = [
     {"kind": "logistic", "C": 0.1},
@@ -108,12 +112,34 @@ def evaluate(model: Any, test: Any, config: dict[str, Any]) -> dict[str, Any]:
 
 
 @dw.task
-def pick_best(evaluations: list[dict[str, Any]], metric: str = "roc_auc") -> dict[str, Any]:
-    """The evaluation with the highest ``metric``; prints a leaderboard to the log."""
-    ranked = sorted(evaluations, key=lambda e: e[metric], reverse=True)
-    for rank, e in enumerate(ranked, 1):
+def pick_best(
+    evaluations: list[dict[str, Any]], models: list[Any], metric: str = "roc_auc"
+) -> dict[str, Any]:
+    """Register the model with the highest ``metric``; prints a leaderboard to the log."""
+    ranked = sorted(range(len(evaluations)), key=lambda i: evaluations[i][metric], reverse=True)
+    for rank, i in enumerate(ranked, 1):
+        e = evaluations[i]
         print(f"{rank}. {e['config']}: {metric}={e[metric]} accuracy={e['accuracy']}")
-    return ranked[0]
+    best = evaluations[ranked[0]]
+    dw.log_model(models[ranked[0]], MODEL_NAME, metadata={"selected_by": metric, **best})
+    return best
+
+
+def promote(
+    run: dw.Run, alias: str = "production", *, settings: dw.Settings | None = None
+) -> dw.ModelVersion:
+    """Point ``alias`` at the model version ``run`` registered, and return that version.
+
+    A run registers versions; promoting one is a separate decision taken after looking at
+    the run, as with a model registry's aliases (``dagwell models alias`` does the same).
+
+    >>> promote(dw.run(ml_demo)).spec
+    'breast_cancer_classifier@1'
+    """
+    registered = dw.models.versions(MODEL_NAME, run_id=run.id, settings=settings)
+    if not registered:
+        raise dw.NotFoundError(f"run {run.id} registered no {MODEL_NAME!r} model")
+    return dw.models.set_alias(MODEL_NAME, registered[-1].version, alias, settings=settings)
 
 
 @dw.pipeline(name="ml_demo")
@@ -123,4 +149,4 @@ def ml_demo(test_size: float = 0.25, seed: int = 0, metric: str = "roc_auc") -> 
     train_set, test_set = split(features, test_size=test_size, seed=seed)
     models = [train(train_set, config=c, seed=seed) for c in CANDIDATES]
     evaluations = [evaluate(m, test_set, config=c) for m, c in zip(models, CANDIDATES, strict=True)]
-    return pick_best(evaluations, metric=metric)
+    return pick_best(evaluations, models, metric=metric)

@@ -315,3 +315,16 @@ def tracked(epochs: int = 3) -> float:
     """One task that logs params and metrics."""
     learn_then_crash()
     return learn(epochs)
+
+
+@dw.task
+def count_rows(path: str) -> int:
+    """Lines in the file at ``path`` (a dataset arrives as its path)."""
+    with open(path) as f:
+        return sum(1 for _ in f)
+
+
+@dw.pipeline
+def reads_dataset(path: str = "", snapshot: bool = False) -> int:
+    """One task reading a dataset."""
+    return count_rows(dw.dataset(path, snapshot=snapshot))

@@ -1,7 +1,7 @@
 """What task code can ask about the attempt it runs in (``dw.current()``), and what it logs.
 
-The context is a context variable set around each attempt; the params and metrics a task
-logs are collected here and travel back to the runner with the attempt's outcome.
+The context is a context variable set around each attempt; the params, metrics and models a
+task logs are collected here and travel back to the runner with the attempt's outcome.
 """
 
 from __future__ import annotations
@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dagwell.core.models import LoggedModel
 from dagwell.core.records import Metric
 from dagwell.errors import DagwellError
 
 
 @dataclass
 class AttemptLog:
-    """What one attempt logged: params by name and metric points in logging order."""
+    """What one attempt logged: params by name, metric points and models in logging order."""
 
     params: dict[str, Any] = field(default_factory=dict)
     metrics: list[Metric] = field(default_factory=list)
+    models: list[LoggedModel] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class TaskContext:
     """The run, node and attempt a task call belongs to.
 
     ``attempt_key`` is unique per attempt and stable across processes: use it as an
-    idempotency key for side effects (a task runs at least once).
+    idempotency key for side effects (a task runs at least once). ``artifacts_url`` is
+    the artifact store the attempt writes to (None for a context made by hand).
 
     >>> ctx = dw.current()
     >>> ctx.logger.info("training %s on attempt %d", ctx.node, ctx.attempt)
@@ -43,6 +46,7 @@ class TaskContext:
     attempt: int
     params: Mapping[str, Any] = field(default_factory=dict)
     scheduled_for: datetime | None = None
+    artifacts_url: str | None = None
     log: AttemptLog = field(default_factory=AttemptLog, repr=False, compare=False)
 
     @property

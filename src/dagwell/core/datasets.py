@@ -54,3 +54,14 @@ class DatasetVersion:
     def short(self) -> str:
         """The first 12 characters of the version, as shown in tables."""
         return self.version[:12]
+
+
+def find_datasets(value: object) -> list[Dataset]:
+    """Every :class:`Dataset` inside ``value``, searching lists, tuples, sets and dicts."""
+    if isinstance(value, Dataset):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [d for item in value for d in find_datasets(item)]
+    if isinstance(value, dict):
+        return [d for item in value.values() for d in find_datasets(item)]
+    return []

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
+from dagwell.core.models import LoggedModel
 from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import DEFAULT_OUTPUT, REF_MARKER, StoredValue
 from dagwell.errors import NotFoundError
@@ -124,7 +126,8 @@ class AttemptEnd:
     ``start`` is set when the attempt's start was never recorded (it ended before the
     runner's next commit): the attempt row is then written once, already finished.
     ``started_at`` is when the worker really began, if known (the recorded start may be
-    when the attempt was queued).
+    when the attempt was queued). ``models`` are the models it logged with
+    ``dw.log_model``; they become versions only if the attempt succeeded.
     """
 
     node: str
@@ -139,6 +142,45 @@ class AttemptEnd:
     started_at: datetime | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     metrics: tuple[Metric, ...] = ()
+    models: tuple[LoggedModel, ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeSnapshot:
+    """The code a run started from: project source files and, inside git, the repo's state.
+
+    ``files`` maps each path (relative to the project root, with ``/``) to its text;
+    ``entry`` is the path of the file defining the pipeline. ``git`` is None outside a git
+    repository, else a dict with ``commit`` (None before the first commit), ``dirty``
+    (tracked files differ from the commit), ``diff`` (``git diff HEAD``) and
+    ``diff_truncated``. ``hash`` is the snapshot's artifact hash.
+
+    >>> code = dw.get_run("3f2a").code
+    >>> print(code.files[code.entry]); code.git["commit"] if code.git else None
+    """
+
+    files: Mapping[str, str]
+    git: Mapping[str, Any] | None = None
+    entry: str | None = None
+    hash: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, hash: str | None = None) -> CodeSnapshot:
+        """The snapshot stored as ``data`` (the shape :meth:`to_dict` returns)."""
+        return cls(
+            files=dict(data.get("files") or {}),
+            git=data.get("git"),
+            entry=data.get("entry"),
+            hash=hash,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict, with files sorted by path: equal snapshots give equal dicts."""
+        return {
+            "entry": self.entry,
+            "files": {path: self.files[path] for path in sorted(self.files)},
+            "git": dict(self.git) if self.git is not None else None,
+        }
 
 
 Loader = Callable[[StoredValue], Any]
@@ -164,6 +206,21 @@ class Run:
     result_spec: Any = None
     loader: Loader | None = field(default=None, compare=False, repr=False)
     metric_points: tuple[Metric, ...] = ()
+    code_hash: str | None = None
+    environment: Mapping[str, Any] | None = None
+
+    @cached_property
+    def code(self) -> CodeSnapshot | None:
+        """The run's :class:`CodeSnapshot`, loaded from the artifact store on first access.
+
+        None for a run recorded without one.
+
+        >>> sorted(run.code.files), run.code.git
+        """
+        if self.code_hash is None:
+            return None
+        stored = StoredValue(hash=self.code_hash, serializer="json", size=0, type_name="dict")
+        return CodeSnapshot.from_dict(self._load(stored), hash=self.code_hash)
 
     def metrics(self, name: str | None = None) -> list[Metric]:
         """Every metric point the run's tasks logged (only ``name``'s, if given), in order.
@@ -202,8 +259,11 @@ class Run:
             "ended_at": _iso(self.ended_at),
             "duration": self.duration,
             "error": self.error,
+            "code_hash": self.code_hash,
         }
         if with_tasks:
+            env = self.environment
+            data["environment"] = dict(env) if env is not None else None
             data["tasks"] = [task.to_dict() for task in self.tasks.values()]
             data["metrics"] = [m.to_dict() for m in self.metric_points]
         return data

@@ -14,10 +14,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from dagwell.core.context import TaskContext, task_context
+from dagwell.core.datasets import Dataset
+from dagwell.core.models import LoggedModel
 from dagwell.core.records import Metric
 from dagwell.core.values import DEFAULT_OUTPUT, GATHER, ItemOf, StoredValue
 from dagwell.errors import SerializationError, TaskError
 from dagwell.execution.capture import captured_output
+from dagwell.tracking.datasets import resolve_uri
 
 if TYPE_CHECKING:
     from dagwell.core.task import Task
@@ -43,7 +46,11 @@ class AttemptSpec:
 
 @dataclass(frozen=True)
 class AttemptOutcome:
-    """What an attempt reports back: stored outputs, or an error summary and traceback."""
+    """What an attempt reports back: stored outputs, or an error summary and traceback.
+
+    Params and metrics come back also from a failed attempt; ``models`` (stored by the
+    worker, registered by the runner) only from one that succeeded.
+    """
 
     ok: bool
     started_at: datetime | None
@@ -53,6 +60,7 @@ class AttemptOutcome:
     traceback: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     metrics: tuple[Metric, ...] = ()
+    models: tuple[LoggedModel, ...] = ()
 
 
 def now() -> datetime:
@@ -69,6 +77,7 @@ def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
         node=spec.node,
         attempt=spec.attempt,
         params=spec.params,
+        artifacts_url=spec.artifacts_url,
     )
     store = artifact_store(spec.artifacts_url)
     with captured_output(spec.log_path, fd_level=spec.fd_capture), task_context(context):
@@ -98,6 +107,7 @@ def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
         outputs=outputs,
         params=context.log.params,
         metrics=tuple(context.log.metrics),
+        models=tuple(context.log.models),
     )
 
 
@@ -128,18 +138,14 @@ def _put(store: ArtifactStore, spec: AttemptSpec, name: str, value: Any) -> Stor
         ) from exc
 
 
-_stores: dict[str, ArtifactStore] = {}
 _last_item_source: dict[str, Any] = {}
 
 
 def artifact_store(url: str) -> ArtifactStore:
     """One :class:`ArtifactStore` per URL per process, reused across attempts."""
-    store = _stores.get(url)
-    if store is None:
-        from dagwell.storage.artifacts import ArtifactStore
+    from dagwell.storage.shared import artifact_store as shared_artifact_store
 
-        store = _stores[url] = ArtifactStore(url)
-    return store
+    return shared_artifact_store(url)
 
 
 def load_value(store: ArtifactStore, stored: StoredValue) -> Any:
@@ -155,6 +161,8 @@ def resolve(store: ArtifactStore, value: Any) -> Any:
         return load_value(store, value)
     if isinstance(value, ItemOf):
         return _item(store, value)
+    if isinstance(value, Dataset):
+        return resolve_uri(value.uri)
     if isinstance(value, list):
         return [resolve(store, v) for v in value]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):

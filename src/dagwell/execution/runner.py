@@ -290,6 +290,7 @@ class Runner:
                     started_at=outcome.started_at,
                     params=outcome.params,
                     metrics=outcome.metrics,
+                    models=outcome.models,
                 )
             )
         due = self.clock() - START_RECORD_DELAY

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import blake3
 
 from dagwell.core.datasets import Dataset, DatasetVersion
 from dagwell.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from dagwell.storage.artifacts import ArtifactStore
 
 _CHUNK = 1 << 22
 
@@ -41,26 +44,45 @@ def version_of(dataset: Dataset) -> DatasetVersion:
     '4f1c2a9b03de'
     """
     uri = resolve_uri(dataset.uri)
+    return _version(uri, _listing(uri))
+
+
+def snapshot(version: DatasetVersion, store: ArtifactStore) -> str:
+    """Copy the dataset's files into ``store``; the hash of the manifest that lists them.
+
+    Each file is stored by content hash, so unchanged files cost nothing the second time.
+    The whole of each file passes through memory once.
+    """
+    files = {
+        relative: store.put(_read_all(opener)).to_json()
+        for relative, opener in _listing(version.uri)
+    }
+    manifest = {"uri": version.uri, "version": version.version, "files": files}
+    return store.put(manifest, inline_limit=-1).hash
+
+
+def _read_all(opener: Opener) -> bytes:
+    with opener() as f:
+        return f.read()
+
+
+def _listing(uri: str) -> list[tuple[str, Opener]]:
+    """``(relative path, opener)`` of every file in the dataset, sorted; "" for one file."""
     if "://" not in uri:
-        return _local_version(uri)
+        root = Path(uri)
+        if not root.exists():
+            raise DefinitionError(
+                f"dataset {uri!r} does not exist; check the path given to dw.dataset()"
+            )
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        return [
+            (p.relative_to(root).as_posix() if p != root else "", _opener(open, p)) for p in files
+        ]
     fs, path = _filesystem(uri)
     if not fs.exists(path):
         raise DefinitionError(f"dataset {uri!r} does not exist")
-    files = sorted(fs.find(path)) if fs.isdir(path) else [path]
-    return _version(uri, [(_relative(f, path), _opener(fs.open, f)) for f in files])
-
-
-def _local_version(uri: str) -> DatasetVersion:
-    root = Path(uri)
-    if not root.exists():
-        raise DefinitionError(
-            f"dataset {uri!r} does not exist; check the path given to dw.dataset()"
-        )
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    return _version(
-        uri,
-        [(p.relative_to(root).as_posix() if p != root else "", _opener(open, p)) for p in files],
-    )
+    found = sorted(fs.find(path)) if fs.isdir(path) else [path]
+    return [(_relative(f, path), _opener(fs.open, f)) for f in found]
 
 
 Opener = Callable[[], IO[bytes]]

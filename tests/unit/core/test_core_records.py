@@ -246,6 +246,8 @@ def test_run_to_dict_shape():
         "ended_at",
         "duration",
         "error",
+        "code_hash",
+        "environment",
         "tasks",
         "metrics",
     ]

@@ -133,4 +133,45 @@ def logs_command(ctx: CliContext, run_id: str, node: str | None, attempt: int | 
                 click.echo("(no output captured)")
 
 
-COMMANDS = [runs_command, show_command, logs_command]
+@click.command("datasets")
+@click.argument("uri", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def datasets_command(ctx: CliContext, uri: str | None, as_json: bool) -> None:
+    """List datasets, their versions, and the runs that read each version."""
+    from dagwell.execution.runs import list_datasets
+
+    found = list_datasets(uri, settings=ctx.settings)
+    if as_json:
+        _print_json([v.to_dict() for v in found])
+        return
+    if not found:
+        ctx.console.print("no datasets recorded; mark inputs with dw.dataset(path)")
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("dataset", "version", "size", "files", "snapshot", "first seen", "runs"):
+        table.add_column(column, overflow="fold")
+    for v in found:
+        readers = sorted({run for run, _ in v.runs})
+        table.add_row(
+            v.uri,
+            v.version[:12],
+            _size(v.size),
+            str(v.files),
+            "yes" if v.snapshot_hash else "",
+            v.first_seen.astimezone().strftime("%Y-%m-%d %H:%M"),
+            ", ".join(readers),
+        )
+    ctx.console.print(table)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+COMMANDS = [runs_command, show_command, logs_command, datasets_command]

@@ -42,9 +42,20 @@ def cli(ctx: click.Context, home: str | None, db_url: str | None, artifacts: str
 
 
 def _register() -> None:
-    from dagwell.interfaces.cli import inspect_commands, run_commands
+    from dagwell.interfaces.cli import (
+        compare_commands,
+        inspect_commands,
+        model_commands,
+        run_commands,
+    )
 
-    for command in (*run_commands.COMMANDS, *inspect_commands.COMMANDS):
+    commands = (
+        *run_commands.COMMANDS,
+        *inspect_commands.COMMANDS,
+        *model_commands.COMMANDS,
+        *compare_commands.COMMANDS,
+    )
+    for command in commands:
         cli.add_command(command)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -36,8 +37,12 @@ def execute(
     executor: str,
     workers: int | None,
     quiet: bool,
+    after: Callable[[Run], None] | None = None,
 ) -> None:
-    """Run ``pipeline`` showing progress; exit 0 only when the run succeeded."""
+    """Run ``pipeline`` showing progress; exit 0 only when the run succeeded.
+
+    ``after`` is called with the run when it succeeded, before the closing lines.
+    """
     from dagwell.execution.runs import run
 
     console = ctx.console
@@ -58,6 +63,8 @@ def execute(
     shown = result_line(result)
     if shown is not None:
         console.print(shown, markup=False, highlight=False, soft_wrap=True)
+    if ok and after is not None:
+        after(result)
     if not ok:
         # The live view's last frame has listed the failed nodes with their errors already.
         if not isinstance(hooks, LiveProgress):
@@ -126,14 +133,24 @@ def run_command(
 @click.option("--workers", type=click.IntRange(min=1), default=None)
 @click.pass_obj
 def demo_command(ctx: CliContext, executor: str, workers: int | None) -> None:
-    """Run the built-in ML demo: train and compare models on a scikit-learn dataset."""
+    """Run the built-in ML demo: train and compare models, register the best as production."""
     try:
-        from dagwell.demo import ml_demo
+        from dagwell.demo import ml_demo, promote
     except ImportError as exc:
         raise click.ClickException(
             f"the demo needs the ML extra ({exc.name} is missing): pip install 'dagwell[ml]'"
         ) from None
-    execute(ctx, ml_demo, {}, executor, workers, quiet=False)
+
+    def promote_best(run: Run) -> None:
+        version = promote(run, settings=ctx.settings)
+        ctx.console.print(
+            f"model {version.spec} registered, alias production "
+            f"(dagwell models show {version.name})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    execute(ctx, ml_demo, {}, executor, workers, quiet=False, after=promote_best)
 
 
 COMMANDS = [run_command, demo_command]

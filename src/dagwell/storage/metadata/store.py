@@ -32,12 +32,19 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
+from dagwell.core.datasets import DatasetVersion
 from dagwell.core.records import Attempt, AttemptEnd, AttemptStart, Metric, Run, TaskRun
 from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
+from dagwell.storage.metadata.datasets import (
+    DatasetVersionRecord,
+    list_dataset_versions,
+    record_dataset_uses,
+)
 from dagwell.storage.metadata.engine import for_reads, make_engine
 from dagwell.storage.metadata.migrate import ensure_schema
+from dagwell.storage.metadata.models import ModelStore
 from dagwell.storage.metadata.tables import (
     UTCDateTime,
     artifacts,
@@ -172,6 +179,8 @@ _SELECT_RUNS = select(
     runs.c.ended_at,
     runs.c.error,
     runs.c.result,
+    runs.c.code_hash,
+    runs.c.environment,
 )
 _SELECT_TASKS = select(
     task_runs.c.run_id,
@@ -279,6 +288,29 @@ class MetadataStore:
         """Close every pooled connection. The store can still be used afterwards."""
         self._engine.dispose()
 
+    # -- datasets (queries in datasets.py) ----------------------------------------------------
+
+    def record_dataset_uses(
+        self,
+        tx: Connection,
+        run_id: str,
+        uses: Sequence[tuple[str, DatasetVersion]],
+        at: datetime,
+    ) -> None:
+        """Record which node of ``run_id`` read which dataset version.
+
+        >>> store.record_dataset_uses(tx, rid, [("ingest", version)], now)
+        """
+        record_dataset_uses(tx, run_id, uses, at)
+
+    def list_dataset_versions(self, uri: str | None = None) -> list[DatasetVersionRecord]:
+        """Recorded dataset versions with the runs that read each, by dataset.
+
+        >>> [v.version[:12] for v in store.list_dataset_versions("/data/churn.csv")]
+        """
+        with self._reading() as conn:
+            return list_dataset_versions(conn, uri)
+
     # -- writes -------------------------------------------------------------------------------
 
     def create_run(
@@ -294,8 +326,13 @@ class MetadataStore:
         status: RunState = RunState.RUNNING,
         parent_run_id: str | None = None,
         trigger: str = "manual",
+        code_hash: str | None = None,
+        environment: Mapping[str, Any] | None = None,
     ) -> None:
         """Record a new run and its nodes, in graph order.
+
+        ``code_hash`` is the artifact hash of the run's code snapshot and ``environment``
+        the Python version, platform and packages it ran with (see ``dagwell.tracking``).
 
         >>> store.create_run(tx, run_id=rid, pipeline="churn", params={"C": 0.5},
         ...                  started_at=now, executor="inline", task_runs=new_task_runs)
@@ -312,6 +349,8 @@ class MetadataStore:
                 "executor": executor,
                 "parent_run_id": parent_run_id,
                 "trigger": trigger,
+                "code_hash": code_hash,
+                "environment": dict(environment) if environment is not None else None,
             },
         )
         _insert_task_runs(tx, run_id, task_runs, first_seq=0)
@@ -457,6 +496,7 @@ class MetadataStore:
             if with_outputs:
                 self._insert_outputs_of(tx, run_id, with_outputs)
             self._insert_logged(tx, run_id, done)
+            self.models.record(tx, run_id, done)
         return recorded
 
     def _insert_logged(self, tx: Connection, run_id: str, ends: Sequence[AttemptEnd]) -> None:
@@ -757,6 +797,16 @@ class MetadataStore:
                 return [_run(row, {}) for row in run_rows]
             return _load_runs(conn, run_rows, lambda column: column.in_(select(ids.c.id)))
 
+    # -- models: the model registry's queries live in models.py ---------------------------------
+
+    @property
+    def models(self) -> ModelStore:
+        """Registered models, their versions and aliases (see :class:`ModelStore`).
+
+        >>> store.models.get("churn", alias="production").version
+        """
+        return ModelStore(self)
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -933,4 +983,6 @@ def _run(row: AnyRow, tasks: Mapping[str, TaskRun], points: Sequence[Metric] = (
         error=row.error,
         result_spec=row.result,
         metric_points=tuple(points),
+        code_hash=row.code_hash,
+        environment=row.environment,
     )
