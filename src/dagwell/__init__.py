@@ -45,6 +45,7 @@ from dagwell.execution.loader import load_pipeline as load_pipeline
 from dagwell.execution.runs import get_run as get_run
 from dagwell.execution.runs import list_datasets as list_datasets
 from dagwell.execution.runs import list_runs as list_runs
+from dagwell.execution.runs import resume as resume
 from dagwell.execution.runs import run as run
 from dagwell.settings import Settings as Settings
 from dagwell.tracking.logging import log_metric as log_metric
@@ -96,6 +97,7 @@ __all__ = [
     "log_params",
     "models",
     "pipeline",
+    "resume",
     "run",
     "shell",
     "task",

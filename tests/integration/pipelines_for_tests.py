@@ -328,3 +328,17 @@ def count_rows(path: str) -> int:
 def reads_dataset(path: str = "", snapshot: bool = False) -> int:
     """One task reading a dataset."""
     return count_rows(dw.dataset(path, snapshot=snapshot))
+
+
+@dw.task
+def fails_until_fixed(x: int, flag: str) -> int:
+    """Fails for x == 2 until the file ``flag`` exists."""
+    if x == 2 and not os.path.exists(flag):
+        raise ValueError("item 2 is broken")
+    return x * 10
+
+
+@dw.pipeline
+def mapped_until_fixed(flag: str = "") -> list[int]:
+    """A dynamic fan-out whose item 2 fails until a flag file appears."""
+    return fails_until_fixed.map(numbers(4), flag=flag)

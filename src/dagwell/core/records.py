@@ -153,7 +153,8 @@ class CodeSnapshot:
     ``entry`` is the path of the file defining the pipeline. ``git`` is None outside a git
     repository, else a dict with ``commit`` (None before the first commit), ``dirty``
     (tracked files differ from the commit), ``diff`` (``git diff HEAD``) and
-    ``diff_truncated``. ``hash`` is the snapshot's artifact hash.
+    ``diff_truncated``. ``hash`` is the snapshot's artifact hash; ``root`` the absolute
+    project folder the paths are relative to.
 
     >>> code = dw.get_run("3f2a").code
     >>> print(code.files[code.entry]); code.git["commit"] if code.git else None
@@ -163,6 +164,7 @@ class CodeSnapshot:
     git: Mapping[str, Any] | None = None
     entry: str | None = None
     hash: str | None = None
+    root: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, hash: str | None = None) -> CodeSnapshot:
@@ -172,15 +174,24 @@ class CodeSnapshot:
             git=data.get("git"),
             entry=data.get("entry"),
             hash=hash,
+            root=data.get("root"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict, with files sorted by path: equal snapshots give equal dicts."""
         return {
             "entry": self.entry,
+            "root": self.root,
             "files": {path: self.files[path] for path in sorted(self.files)},
             "git": dict(self.git) if self.git is not None else None,
         }
+
+    @property
+    def entry_path(self) -> str | None:
+        """The absolute path of the pipeline's file when the run started, if known."""
+        if self.root is None or self.entry is None:
+            return None
+        return f"{self.root.rstrip('/')}/{self.entry}"
 
 
 Loader = Callable[[StoredValue], Any]
@@ -208,6 +219,10 @@ class Run:
     metric_points: tuple[Metric, ...] = ()
     code_hash: str | None = None
     environment: Mapping[str, Any] | None = None
+    runner: str | None = None
+    parent_run_id: str | None = None
+    trigger: str = "manual"
+    heartbeat_at: datetime | None = None
 
     @cached_property
     def code(self) -> CodeSnapshot | None:

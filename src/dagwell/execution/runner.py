@@ -78,9 +78,11 @@ class Runner:
         logs_dir: str,
         hooks: Hooks | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reuse: Mapping[str, Mapping[str, StoredValue]] | None = None,
     ) -> None:
         self.graph = graph
         self.run_id = run_id
+        self.reuse = dict(reuse or {})
         self.params = dict(params)
         self.store = store
         self.executor = executor
@@ -177,6 +179,10 @@ class Runner:
 
     def _start(self, tx: Connection, node_id: str) -> AttemptSpec | None:
         node = self.nodes[node_id]
+        reused = self.reuse.get(node_id)
+        if reused is not None:
+            self._reuse(tx, node_id, reused)
+            return None
         if node.map_spec is not None:
             self._expand(tx, node)
             return None
@@ -197,6 +203,14 @@ class Runner:
             params=self.params,
             fd_capture=self.executor.name != "inline",
         )
+
+    def _reuse(self, tx: Connection, node_id: str, outputs: Mapping[str, StoredValue]) -> None:
+        """Take a node's outputs from the run being resumed instead of running it."""
+        self.store.record_outputs(tx, self.run_id, node_id, outputs)
+        self.store.set_task_status(tx, self.run_id, [node_id], TaskState.REUSED, at=now())
+        self._set(node_id, TaskState.REUSED, 0)
+        self.outputs[node_id] = dict(outputs)
+        self._node_finished(tx, node_id, ok=True)
 
     def _stored(self, ref: Ref) -> StoredValue:
         return self.outputs[ref.node][ref.output]

@@ -7,18 +7,20 @@ This is where settings meet the stores: each function takes optional :class:`Set
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache, partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagwell.core.datasets import Dataset, DatasetVersion, find_datasets
 from dagwell.core.pipeline import Pipeline
 from dagwell.core.records import Run
 from dagwell.core.refs import Ref
-from dagwell.core.states import RunState
+from dagwell.core.states import RunState, TaskState
 from dagwell.errors import DefinitionError, SerializationError
 from dagwell.execution.attempt import artifact_store, load_value, now
 from dagwell.execution.executors import make_executor
@@ -27,7 +29,10 @@ from dagwell.execution.runner import Runner
 from dagwell.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from dagwell.core.graph import Graph
+    from dagwell.core.values import StoredValue
     from dagwell.storage.metadata.datasets import DatasetVersionRecord
     from dagwell.storage.metadata.store import MetadataStore
 
@@ -68,10 +73,24 @@ def run(
             f"dw.run() needs a pipeline made with @dw.pipeline, got {type(pipeline).__name__}"
         )
     settings = settings or Settings.from_env()
+    bound = pipeline.bind(params, from_text=params_from_text)
+    return _execute(pipeline, bound, executor, workers, settings, hooks)
+
+
+def _execute(
+    pipeline: Pipeline,
+    bound: Mapping[str, Any],
+    executor: str,
+    workers: int | None,
+    settings: Settings,
+    hooks: Hooks | None,
+    *,
+    resumed: Run | None = None,
+) -> Run:
+    """Build, record and drive one run; ``resumed`` is the run whose successes it reuses."""
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise DefinitionError(f"workers must be at least 1, got {workers}")
-    bound = pipeline.bind(params, from_text=params_from_text)
     graph = pipeline.build(bound)
     if executor != "inline":
         check_constants(graph)
@@ -83,7 +102,7 @@ def run(
     try:
         store = metadata_store(settings.db_url)
         run_id = new_run_id()
-        _record_start(store, graph, run_id, bound, pool.name, datasets, code())
+        _record_start(store, graph, run_id, bound, pool.name, datasets, code(), resumed)
         Runner(
             graph,
             run_id=run_id,
@@ -93,6 +112,7 @@ def run(
             artifacts_url=settings.artifacts_url,
             logs_dir=str(settings.logs_dir),
             hooks=hooks,
+            reuse=reusable_outputs(resumed) if resumed is not None else None,
         ).execute()
     finally:
         pool.shutdown()
@@ -166,6 +186,7 @@ def _record_start(
     executor: str,
     datasets: Sequence[tuple[str, DatasetVersion]] = (),
     code: tuple[str | None, Mapping[str, Any] | None] = (None, None),
+    resumed: Run | None = None,
 ) -> None:
     from dagwell.storage.metadata.store import NewTaskRun
 
@@ -184,9 +205,111 @@ def _record_start(
             task_runs=rows,
             code_hash=code[0],
             environment=code[1],
+            runner=f"{socket.gethostname()}:{os.getpid()}",
+            parent_run_id=resumed.id if resumed is not None else None,
+            trigger="resume" if resumed is not None else "manual",
         )
         if datasets:
             store.record_dataset_uses(tx, run_id, datasets, now())
+        if resumed is not None and resumed.status in (RunState.RUNNING, RunState.QUEUED):
+            _settle_dead_run(store, tx, resumed, run_id)
+
+
+def _settle_dead_run(store: MetadataStore, tx: Connection, dead: Run, successor: str) -> None:
+    """Record a run whose runner died as failed, with its running attempts."""
+    from dagwell.core.records import AttemptEnd
+    from dagwell.core.states import AttemptState
+
+    at = now()
+    error = f"its runner ({dead.runner or 'unknown process'}) died; resumed as run {successor}"
+    ends = [
+        AttemptEnd(task.node, a.number, AttemptState.FAILED, at, TaskState.FAILED, error=error)
+        for task in dead.tasks.values()
+        for a in task.attempts
+        if a.status == AttemptState.RUNNING
+    ]
+    store.record_attempts(tx, dead.id, ends=ends)
+    store.finish_run(tx, dead.id, status=RunState.FAILED, ended_at=at, error=error)
+
+
+def reusable_outputs(previous: Run) -> dict[str, dict[str, StoredValue]]:
+    """The outputs of every node of ``previous`` that succeeded (or was cached or reused)."""
+    return {
+        node: dict(task.outputs)
+        for node, task in previous.tasks.items()
+        if task.status.is_success and task.outputs
+    }
+
+
+def resume(
+    run_id: str,
+    *,
+    pipeline: Pipeline | None = None,
+    executor: str = "process",
+    workers: int | None = None,
+    settings: Settings | None = None,
+    hooks: Hooks | None = None,
+) -> Run:
+    """Start a new run that reuses what run ``run_id`` finished and runs the rest.
+
+    Nodes that succeeded are recorded ``reused`` with their earlier outputs (fan-outs item
+    by item); the others run again, with the run's params and today's code. A run whose
+    runner process died (killed, crashed machine) can be resumed; it is recorded failed.
+    ``pipeline`` defaults to the one in the file the run started from.
+
+    >>> retry = dw.resume("3f2a9c")
+    >>> retry.tasks["ingest"].status
+    <TaskState.REUSED: 'reused'>
+    """
+    settings = settings or Settings.from_env()
+    previous = get_run(run_id, settings=settings)
+    if previous.status == RunState.SUCCEEDED:
+        raise DefinitionError(
+            f"run {previous.id} succeeded, so there is nothing to resume; start a new run, "
+            f"or re-run it to check it reproduces"
+        )
+    if previous.status in (RunState.RUNNING, RunState.QUEUED) and runner_alive(previous):
+        raise DefinitionError(
+            f"run {previous.id} is still running (in process {previous.runner}); wait for "
+            "it to end or stop it first"
+        )
+    pipeline = pipeline or _pipeline_of(previous)
+    bound = pipeline.bind(previous.params)
+    return _execute(pipeline, bound, executor, workers, settings, hooks, resumed=previous)
+
+
+def runner_alive(found: Run, *, stale_after: float = 60.0) -> bool:
+    """Whether the process running ``found`` still lives (by pid on this host, else heartbeat)."""
+    host, _, pid = (found.runner or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    beat = found.heartbeat_at or found.started_at
+    return beat is not None and (now() - beat).total_seconds() < stale_after
+
+
+def _pipeline_of(found: Run) -> Pipeline:
+    from dagwell.execution.loader import load_module, pipelines_in
+
+    code = found.code
+    path = code.entry_path if code is not None else None
+    if path is None or not os.path.isfile(path):
+        raise DefinitionError(
+            f"cannot find the file of pipeline {found.pipeline!r} that run {found.id} started "
+            f"from ({path or 'not recorded'}); pass it: dagwell resume {found.id} --pipeline FILE"
+        )
+    pipelines = pipelines_in(load_module(Path(path)))
+    if found.pipeline not in pipelines:
+        raise DefinitionError(
+            f"{path} no longer defines pipeline {found.pipeline!r} (it has: "
+            f"{', '.join(pipelines) or 'none'}); pass it: dagwell resume {found.id} --pipeline FILE"
+        )
+    return pipelines[found.pipeline]
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -55,6 +55,7 @@ def snapshot_code(fn: Callable[..., Any]) -> CodeSnapshot:
         files=files,
         git=git.result() if git is not None else None,
         entry=_relative(str(entry), _root_forms(root)) if entry is not None else None,
+        root=str(root.resolve()),
     )
 
 

@@ -45,8 +45,7 @@ def execute(
     """
     from dagwell.execution.runs import run
 
-    console = ctx.console
-    hooks = Hooks() if quiet else progress_for(console)
+    hooks = Hooks() if quiet else progress_for(ctx.console)
     result = run(
         pipeline,
         params,
@@ -56,6 +55,14 @@ def execute(
         hooks=hooks,
         params_from_text=True,
     )
+    report(ctx, result, hooks, after)
+
+
+def report(
+    ctx: CliContext, result: Run, hooks: Hooks, after: Callable[[Run], None] | None = None
+) -> None:
+    """Print how ``result`` ended and where its records are; exit 0 only on success."""
+    console = ctx.console
     ok = result.status == RunState.SUCCEEDED
     took = f"{result.duration:.2f}s" if result.duration is not None else "?"
     colour = "green" if ok else "red"
@@ -153,4 +160,43 @@ def demo_command(ctx: CliContext, executor: str, workers: int | None) -> None:
     execute(ctx, ml_demo, {}, executor, workers, quiet=False, after=promote_best)
 
 
-COMMANDS = [run_command, demo_command]
+@click.command("resume")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--pipeline",
+    "target",
+    metavar="FILE[:PIPELINE]",
+    help="The pipeline file, when it moved since the run started.",
+)
+@click.option("--executor", type=EXECUTORS, default="process", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.option("-q", "--quiet", is_flag=True, help="No progress view.")
+@click.pass_obj
+def resume_command(
+    ctx: CliContext,
+    run_id: str,
+    target: str | None,
+    executor: str,
+    workers: int | None,
+    quiet: bool,
+) -> None:
+    """Start a new run that reuses what RUN finished and runs the rest."""
+    from dagwell.execution.loader import load_pipeline
+    from dagwell.execution.runs import resume
+
+    hooks = Hooks() if quiet else progress_for(ctx.console)
+    pipeline = load_pipeline(target) if target else None
+    result = resume(
+        run_id,
+        pipeline=pipeline,
+        executor=executor,
+        workers=workers,
+        settings=ctx.settings,
+        hooks=hooks,
+    )
+    reused = sum(1 for t in result.tasks.values() if t.status == "reused")
+    ctx.console.print(f"resumed run {result.parent_run_id}: {reused} nodes reused", highlight=False)
+    report(ctx, result, hooks)
+
+
+COMMANDS = [run_command, demo_command, resume_command]

@@ -181,6 +181,10 @@ _SELECT_RUNS = select(
     runs.c.result,
     runs.c.code_hash,
     runs.c.environment,
+    runs.c.runner,
+    runs.c.parent_run_id,
+    runs.c.trigger,
+    runs.c.heartbeat_at,
 )
 _SELECT_TASKS = select(
     task_runs.c.run_id,
@@ -328,6 +332,7 @@ class MetadataStore:
         trigger: str = "manual",
         code_hash: str | None = None,
         environment: Mapping[str, Any] | None = None,
+        runner: str | None = None,
     ) -> None:
         """Record a new run and its nodes, in graph order.
 
@@ -351,6 +356,7 @@ class MetadataStore:
                 "trigger": trigger,
                 "code_hash": code_hash,
                 "environment": dict(environment) if environment is not None else None,
+                "runner": runner,
             },
         )
         _insert_task_runs(tx, run_id, task_runs, first_seq=0)
@@ -985,4 +991,8 @@ def _run(row: AnyRow, tasks: Mapping[str, TaskRun], points: Sequence[Metric] = (
         metric_points=tuple(points),
         code_hash=row.code_hash,
         environment=row.environment,
+        runner=row.runner,
+        parent_run_id=row.parent_run_id,
+        trigger=row.trigger,
+        heartbeat_at=row.heartbeat_at,
     )

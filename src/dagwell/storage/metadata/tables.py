@@ -91,6 +91,8 @@ runs = Table(
     Column("code_hash", String),
     # Python version, platform and installed packages when the run started.
     Column("environment", JSON(none_as_null=True)),
+    # "host:pid" of the process running the run, to tell a dead runner from a live one.
+    Column("runner", String),
 )
 
 task_runs = Table(

@@ -1,0 +1,138 @@
+"""Resume: a new run reuses what succeeded (fan-outs item by item) and runs the rest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pipelines_for_tests as p
+import pytest
+
+import dagwell as dw
+
+
+def statuses(run: dw.Run) -> dict[str, str]:
+    return {node: task.status.value for node, task in run.tasks.items()}
+
+
+def test_resume_reuses_successes_item_by_item_and_reruns_the_rest(
+    tmp_path: Path, settings: dw.Settings
+) -> None:
+    flag = str(tmp_path / "fixed")
+    failed = dw.run(p.mapped_until_fixed, {"flag": flag}, executor="inline", settings=settings)
+    assert failed.status == "failed"
+    assert failed.tasks["fails_until_fixed[1]"].status == "failed"  # the item x == 2
+
+    Path(flag).touch()
+    resumed = dw.resume(
+        failed.id, pipeline=p.mapped_until_fixed, executor="process", settings=settings
+    )
+
+    assert resumed.status == "succeeded"
+    assert resumed.result() == [10, 20, 30, 40]
+    assert resumed.parent_run_id == failed.id and resumed.trigger == "resume"
+    got = statuses(resumed)
+    assert got["numbers"] == "reused"
+    assert [got[f"fails_until_fixed[{i}]"] for i in range(4)] == [
+        "reused",
+        "succeeded",
+        "reused",
+        "reused",
+    ]
+    assert resumed.tasks["fails_until_fixed[0]"].attempts == ()
+    assert dw.get_run(failed.id, settings=settings).status == "failed"  # left as it was
+
+
+def test_a_succeeded_run_cannot_be_resumed(settings: dw.Settings) -> None:
+    done = dw.run(p.basic, executor="inline", settings=settings)
+
+    with pytest.raises(dw.DefinitionError, match="nothing to resume"):
+        dw.resume(done.id, settings=settings)
+
+
+PIPELINE = textwrap.dedent(
+    """
+    import os
+    import time
+
+    import dagwell as dw
+
+
+    @dw.task
+    def quick() -> int:
+        return 41
+
+
+    @dw.task
+    def slow(x: int, flag: str) -> int:
+        while not os.path.exists(flag):
+            time.sleep(0.05)
+        return x + 1
+
+
+    @dw.pipeline
+    def killable(flag: str = "") -> int:
+        return slow(quick(), flag=flag)
+    """
+)
+
+
+def test_a_run_whose_runner_was_killed_resumes_from_the_file_it_started_from(
+    tmp_path: Path, settings: dw.Settings, run_cli: object
+) -> None:
+    (tmp_path / "killable.py").write_text(PIPELINE)
+    flag = tmp_path / "go"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
+    env["DAGWELL_HOME"] = str(settings.home)
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagwell.interfaces.cli.main",
+            "run",
+            "killable.py",
+            "-p",
+            f"flag={flag}",
+            "-q",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        run_id = _wait_for_node(settings, "quick", "succeeded", "slow", "running")
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+    assert dw.get_run(run_id, settings=settings).status == "running"  # as the kill left it
+
+    flag.touch()
+    done = run_cli("resume", run_id, "-q")  # type: ignore[operator]
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    resumed = dw.list_runs(limit=1, settings=settings)[0]
+    assert statuses(resumed) == {"quick": "reused", "slow": "succeeded"}
+    assert resumed.result() == 42
+    old = dw.get_run(run_id, settings=settings)
+    assert old.status == "failed" and "died" in (old.error or "")
+    assert old.tasks["slow"].attempts[-1].status == "failed"
+
+
+def _wait_for_node(settings: dw.Settings, *wanted: str) -> str:
+    pairs = dict(zip(wanted[::2], wanted[1::2], strict=True))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = dw.list_runs(limit=1, settings=settings)
+        if found and all(
+            node in found[0].tasks and found[0].tasks[node].status == status
+            for node, status in pairs.items()
+        ):
+            return found[0].id
+        time.sleep(0.05)
+    raise AssertionError(f"the run never reached {pairs}")
