@@ -42,11 +42,13 @@ from dagwell.errors import TaskTimeoutError as TaskTimeoutError
 from dagwell.errors import WorkerDiedError as WorkerDiedError
 from dagwell.execution.hooks import Hooks as Hooks
 from dagwell.execution.loader import load_pipeline as load_pipeline
+from dagwell.execution.runs import clear_cache as clear_cache
 from dagwell.execution.runs import get_run as get_run
 from dagwell.execution.runs import list_datasets as list_datasets
 from dagwell.execution.runs import list_runs as list_runs
 from dagwell.execution.runs import resume as resume
 from dagwell.execution.runs import run as run
+from dagwell.execution.runs import why as why
 from dagwell.settings import Settings as Settings
 from dagwell.tracking.logging import log_metric as log_metric
 from dagwell.tracking.logging import log_metrics as log_metrics
@@ -84,6 +86,7 @@ __all__ = [
     "TaskState",
     "TaskTimeoutError",
     "WorkerDiedError",
+    "clear_cache",
     "current",
     "dataset",
     "get_run",
@@ -101,4 +104,5 @@ __all__ = [
     "run",
     "shell",
     "task",
+    "why",
 ]

@@ -342,3 +342,16 @@ def fails_until_fixed(x: int, flag: str) -> int:
 def mapped_until_fixed(flag: str = "") -> list[int]:
     """A dynamic fan-out whose item 2 fails until a flag file appears."""
     return fails_until_fixed.map(numbers(4), flag=flag)
+
+
+@dw.task(cache=True)
+def expensive(x: int, counter: str) -> int:
+    """Counts its real calls in the file ``counter``."""
+    bump(counter)
+    return x * 100
+
+
+@dw.pipeline
+def cached_pipeline(x: int = 1, counter: str = "") -> int:
+    """One cached task."""
+    return expensive(x, counter)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from dagwell.execution.executors.base import Executor
+    from dagwell.storage.metadata.cache import CacheEntry
     from dagwell.storage.metadata.store import MetadataStore
 
 HEARTBEAT_SECONDS = 5.0
@@ -79,10 +80,14 @@ class Runner:
         hooks: Hooks | None = None,
         clock: Callable[[], float] = time.monotonic,
         reuse: Mapping[str, Mapping[str, StoredValue]] | None = None,
+        use_cache: bool = True,
+        dataset_versions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.graph = graph
         self.run_id = run_id
         self.reuse = dict(reuse or {})
+        self.use_cache = use_cache
+        self.dataset_versions = dict(dataset_versions or {})
         self.params = dict(params)
         self.store = store
         self.executor = executor
@@ -186,7 +191,14 @@ class Runner:
         if node.map_spec is not None:
             self._expand(tx, node)
             return None
+        args = replace_refs(node.args, self._stored)
+        kwargs = replace_refs(dict(node.kwargs), self._stored)
         attempt = self.attempts[node_id] + 1
+        if attempt == 1 and node.task.cache and self.use_cache:
+            hit = self._look_up_cache(tx, node, args, kwargs)
+            if hit is not None:
+                self._take_cached(tx, node_id, hit)
+                return None
         self.attempts[node_id] = attempt
         log_path = f"{self.logs_dir}/{self.run_id}/{node_id}.{attempt}.log"
         self._set(node_id, TaskState.RUNNING, attempt)
@@ -196,13 +208,33 @@ class Runner:
             node=node_id,
             attempt=attempt,
             task=node.task,
-            args=replace_refs(node.args, self._stored),
-            kwargs=replace_refs(dict(node.kwargs), self._stored),
+            args=args,
+            kwargs=kwargs,
             artifacts_url=self.artifacts_url,
             log_path=log_path,
             params=self.params,
             fd_capture=self.executor.name != "inline",
         )
+
+    def _look_up_cache(
+        self, tx: Connection, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> CacheEntry | None:
+        """An earlier identical call's record, or None after recording this call's key."""
+        from dagwell.tracking.cache_keys import cache_key
+
+        datasets = self.dataset_versions.get(node.id, {})
+        key = cache_key(node.task, args, kwargs, datasets)
+        hit = self.store.find_cache_hit(tx, node.task.name, key.digest)
+        if hit is None:
+            self.store.set_cache_key(tx, self.run_id, node.id, key.digest, key.to_json())
+        return hit
+
+    def _take_cached(self, tx: Connection, node_id: str, hit: CacheEntry) -> None:
+        self.store.mark_cache_hit(tx, self.run_id, node_id, hit)
+        self.store.set_task_status(tx, self.run_id, [node_id], TaskState.CACHED, at=now())
+        self._set(node_id, TaskState.CACHED, 0)
+        self.outputs[node_id] = dict(hit.outputs)
+        self._node_finished(tx, node_id, ok=True)
 
     def _reuse(self, tx: Connection, node_id: str, outputs: Mapping[str, StoredValue]) -> None:
         """Take a node's outputs from the run being resumed instead of running it."""

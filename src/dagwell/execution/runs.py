@@ -59,11 +59,14 @@ def run(
     settings: Settings | None = None,
     hooks: Hooks | None = None,
     params_from_text: bool = False,
+    cache: bool = True,
 ) -> Run:
     """Run ``pipeline`` with ``params`` to the end, record everything, return the :class:`Run`.
 
     Bad params or a bad graph raise :class:`~dagwell.errors.DefinitionError` before
     anything is recorded; task failures do not raise, they end in ``run.status == "failed"``.
+    ``cache=False`` runs every ``@dw.task(cache=True)`` node even when an identical call
+    succeeded before.
 
     >>> run = dw.run(churn, params={"C": 0.5}, executor="process", workers=2)
     >>> run.status, run.result()
@@ -74,7 +77,7 @@ def run(
         )
     settings = settings or Settings.from_env()
     bound = pipeline.bind(params, from_text=params_from_text)
-    return _execute(pipeline, bound, executor, workers, settings, hooks)
+    return _execute(pipeline, bound, executor, workers, settings, hooks, cache=cache)
 
 
 def _execute(
@@ -86,6 +89,7 @@ def _execute(
     hooks: Hooks | None,
     *,
     resumed: Run | None = None,
+    cache: bool = True,
 ) -> Run:
     """Build, record and drive one run; ``resumed`` is the run whose successes it reuses."""
     workers = workers or os.cpu_count() or 1
@@ -113,6 +117,8 @@ def _execute(
             logs_dir=str(settings.logs_dir),
             hooks=hooks,
             reuse=reusable_outputs(resumed) if resumed is not None else None,
+            use_cache=cache,
+            dataset_versions=_versions_by_node(datasets),
         ).execute()
     finally:
         pool.shutdown()
@@ -230,6 +236,15 @@ def _settle_dead_run(store: MetadataStore, tx: Connection, dead: Run, successor:
     ]
     store.record_attempts(tx, dead.id, ends=ends)
     store.finish_run(tx, dead.id, status=RunState.FAILED, ended_at=at, error=error)
+
+
+def _versions_by_node(
+    uses: Sequence[tuple[str, DatasetVersion]],
+) -> dict[str, dict[str, str]]:
+    by_node: dict[str, dict[str, str]] = {}
+    for node, version in uses:
+        by_node.setdefault(node, {})[version.uri] = version.version
+    return by_node
 
 
 def reusable_outputs(previous: Run) -> dict[str, dict[str, StoredValue]]:
@@ -401,3 +416,50 @@ def list_datasets(
     settings = settings or Settings.from_env()
     wanted = resolve_uri(uri) if uri is not None else None
     return metadata_store(settings.db_url).list_dataset_versions(wanted)
+
+
+def why(run_id: str, node: str, *, settings: Settings | None = None) -> list[str]:
+    """Why ``node`` of run ``run_id`` ran or was taken from the cache, in sentences.
+
+    >>> dw.why("3f2a", "features")
+    ["helper 'features.clean' changed since run 9b1c..."]
+    """
+    from dagwell.errors import NotFoundError
+    from dagwell.tracking.cache_keys import CacheKey, explain_miss
+
+    settings = settings or Settings.from_env()
+    found = get_run(run_id, settings=settings)
+    if node not in found.tasks:
+        raise NotFoundError(
+            f"run {found.id} has no node {node!r}; its nodes are: {', '.join(found.tasks)}"
+        )
+    task = found.tasks[node]
+    store = metadata_store(settings.db_url)
+    key, parts, cached_from = store.cache_entry(found.id, node)
+    if task.status == TaskState.CACHED:
+        return [f"cache hit: took the outputs of run {cached_from} (same code, inputs and args)"]
+    if key is None:
+        if task.status == TaskState.REUSED:
+            return [f"reused from run {found.parent_run_id}, which this run resumed"]
+        return [f"node {node!r} ran: its task is not cached, or caching was off for the run"]
+    previous = store.previous_cache_entry(task.task, node, found.id)
+    if previous is None:
+        return [f"cache miss: task {task.task!r} never ran with a cache key before this run"]
+    changes = explain_miss(CacheKey.from_json(previous.parts), CacheKey.from_json(parts))
+    since = f" since run {previous.run_id}"
+    if not changes:
+        return [
+            f"cache miss: the same key as run {previous.run_id}, whose node "
+            f"ended {previous.status} (only successes are reused)"
+        ]
+    return [f"cache miss: {change}{since}" for change in changes]
+
+
+def clear_cache(task: str | None = None, *, settings: Settings | None = None) -> int:
+    """Forget cached calls (of ``task`` only, if given); returns how many were forgotten.
+
+    >>> dw.clear_cache("features")
+    3
+    """
+    settings = settings or Settings.from_env()
+    return metadata_store(settings.db_url).clear_cache(task)

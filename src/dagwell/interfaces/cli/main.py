@@ -43,6 +43,7 @@ def cli(ctx: click.Context, home: str | None, db_url: str | None, artifacts: str
 
 def _register() -> None:
     from dagwell.interfaces.cli import (
+        cache_commands,
         compare_commands,
         inspect_commands,
         model_commands,
@@ -54,6 +55,7 @@ def _register() -> None:
         *inspect_commands.COMMANDS,
         *model_commands.COMMANDS,
         *compare_commands.COMMANDS,
+        *cache_commands.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)

@@ -38,6 +38,7 @@ def execute(
     workers: int | None,
     quiet: bool,
     after: Callable[[Run], None] | None = None,
+    cache: bool = True,
 ) -> None:
     """Run ``pipeline`` showing progress; exit 0 only when the run succeeded.
 
@@ -54,6 +55,7 @@ def execute(
         settings=ctx.settings,
         hooks=hooks,
         params_from_text=True,
+        cache=cache,
     )
     report(ctx, result, hooks, after)
 
@@ -119,6 +121,7 @@ def result_line(run: Run, limit: int = RESULT_CHARS) -> str | None:
     help="Parallel tasks at most (default: CPU count).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
+@click.option("--no-cache", is_flag=True, help="Run cached tasks even if they could be reused.")
 @click.pass_obj
 def run_command(
     ctx: CliContext,
@@ -127,12 +130,13 @@ def run_command(
     executor: str,
     workers: int | None,
     quiet: bool,
+    no_cache: bool,
 ) -> None:
     """Run the pipeline in FILE (name it as FILE:PIPELINE when the file has several)."""
     from dagwell.execution.loader import load_pipeline
 
     parsed = parse_params(params)
-    execute(ctx, load_pipeline(target), parsed, executor, workers, quiet)
+    execute(ctx, load_pipeline(target), parsed, executor, workers, quiet, cache=not no_cache)
 
 
 @click.command("demo")

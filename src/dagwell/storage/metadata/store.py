@@ -37,6 +37,8 @@ from dagwell.core.records import Attempt, AttemptEnd, AttemptStart, Metric, Run,
 from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
+from dagwell.storage.metadata import cache
+from dagwell.storage.metadata.cache import CacheEntry
 from dagwell.storage.metadata.datasets import (
     DatasetVersionRecord,
     list_dataset_versions,
@@ -291,6 +293,38 @@ class MetadataStore:
     def dispose(self) -> None:
         """Close every pooled connection. The store can still be used afterwards."""
         self._engine.dispose()
+
+    # -- cache (queries in cache.py) ----------------------------------------------------------
+
+    def set_cache_key(
+        self, tx: Connection, run_id: str, node: str, key: str, parts: Mapping[str, Any]
+    ) -> None:
+        """Record the cache key of ``node``'s call, so a later identical call can hit it."""
+        cache.set_cache_key(tx, run_id, node, key, parts)
+
+    def find_cache_hit(self, tx: Connection, task: str, key: str) -> CacheEntry | None:
+        """The newest successful call of ``task`` with ``key`` (inside ``tx``), if any."""
+        return cache.find_hit(tx, task, key)
+
+    def mark_cache_hit(self, tx: Connection, run_id: str, node: str, entry: CacheEntry) -> None:
+        """Record ``node`` as having taken the outputs of ``entry``."""
+        self.record_outputs(tx, run_id, node, entry.outputs)
+        cache.mark_hit(tx, run_id, node, entry)
+
+    def cache_entry(self, run_id: str, node: str) -> tuple[str | None, Any, str | None]:
+        """``(cache_key, cache_parts, cached_from)`` of ``node`` in ``run_id``."""
+        with self._reading() as conn:
+            return cache.entry_of(conn, run_id, node)
+
+    def previous_cache_entry(self, task: str, node: str, run_id: str) -> CacheEntry | None:
+        """The newest keyed call of ``task`` at ``node`` in a run older than ``run_id``."""
+        with self._reading() as conn:
+            return cache.previous_entry(conn, task, node, run_id)
+
+    def clear_cache(self, task: str | None = None) -> int:
+        """Forget cache entries (of ``task`` only, if given); the number forgotten."""
+        with self.transaction() as tx:
+            return cache.clear(tx, task)
 
     # -- datasets (queries in datasets.py) ----------------------------------------------------
 

@@ -111,7 +111,13 @@ task_runs = Table(
     Column("error", Text),
     Column("map_parent", String),
     Column("map_index", Integer),
+    # Caching: the key of the node's call, its parts (to explain a miss), and, for a
+    # cache hit, the run whose outputs it took.
+    Column("cache_key", String),
+    Column("cache_parts", JSON(none_as_null=True)),
+    Column("cached_from", String),
     UniqueConstraint("run_id", "seq"),
+    Index(None, "task", "cache_key"),
 )
 
 attempts = Table(
