@@ -355,3 +355,16 @@ def expensive(x: int, counter: str) -> int:
 def cached_pipeline(x: int = 1, counter: str = "") -> int:
     """One cached task."""
     return expensive(x, counter)
+
+
+@dw.task(cache=True)
+def cached_count(path: str) -> int:
+    """Lines in a dataset file, cached."""
+    with open(path) as f:
+        return sum(1 for _ in f)
+
+
+@dw.pipeline
+def cached_dataset(path: str = "") -> int:
+    """A cached task reading a dataset given by a (possibly relative) path."""
+    return cached_count(dw.dataset(path))

@@ -95,3 +95,23 @@ def test_editing_a_helper_module_invalidates_the_cache_and_why_names_it(
     why = run_cli("why", str(edited["id"]), "features")  # type: ignore[operator]
     assert why.returncode == 0, why.stderr
     assert "helpers.scale" in why.stdout and "miss" in why.stdout
+
+
+def test_a_changed_dataset_is_a_cache_miss_named_by_why(
+    tmp_path: Path, settings: dw.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("rows.csv").write_text("a\n")
+    first = dw.run(p.cached_dataset, {"path": "rows.csv"}, executor="inline", settings=settings)
+    same = dw.run(p.cached_dataset, {"path": "rows.csv"}, executor="inline", settings=settings)
+    Path("rows.csv").write_text("a\nb\n")
+    changed = dw.run(p.cached_dataset, {"path": "rows.csv"}, executor="inline", settings=settings)
+
+    assert [r.tasks["cached_count"].status for r in (first, same, changed)] == [
+        "succeeded",
+        "cached",
+        "succeeded",
+    ]
+    assert changed.result() == 2
+    (reason,) = dw.why(changed.id, "cached_count", settings=settings)
+    assert "dataset" in reason and "rows.csv" in reason

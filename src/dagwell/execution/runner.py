@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import heapq
 import json
+import logging
 import time
 import traceback
 from collections import deque
@@ -31,6 +32,7 @@ from dagwell.core.states import (
     run_state_for,
 )
 from dagwell.core.values import GATHER, REF_MARKER, ItemOf, StoredValue
+from dagwell.errors import DefinitionError
 from dagwell.execution.attempt import AttemptOutcome, AttemptSpec, execute_attempt, now
 from dagwell.execution.hooks import Hooks
 
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from dagwell.execution.executors.base import Executor
     from dagwell.storage.metadata.cache import CacheEntry
     from dagwell.storage.metadata.store import MetadataStore
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
 START_RECORD_DELAY = 0.02
@@ -223,7 +227,11 @@ class Runner:
         from dagwell.tracking.cache_keys import cache_key
 
         datasets = self.dataset_versions.get(node.id, {})
-        key = cache_key(node.task, args, kwargs, datasets)
+        try:
+            key = cache_key(node.task, args, kwargs, datasets)
+        except (ValueError, DefinitionError) as exc:  # e.g. an argument that will not pickle
+            log.warning("node %r is not cached: %s", node.id, exc)
+            return None
         hit = self.store.find_cache_hit(tx, node.task.name, key.digest)
         if hit is None:
             self.store.set_cache_key(tx, self.run_id, node.id, key.digest, key.to_json())

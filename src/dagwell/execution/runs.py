@@ -27,6 +27,7 @@ from dagwell.execution.executors import make_executor
 from dagwell.execution.hooks import Hooks
 from dagwell.execution.runner import Runner
 from dagwell.settings import Settings
+from dagwell.tracking.datasets import resolve_uri
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -118,7 +119,7 @@ def _execute(
             hooks=hooks,
             reuse=reusable_outputs(resumed) if resumed is not None else None,
             use_cache=cache,
-            dataset_versions=_versions_by_node(datasets),
+            dataset_versions=_versions_by_node(graph, datasets),
         ).execute()
     finally:
         pool.shutdown()
@@ -239,11 +240,16 @@ def _settle_dead_run(store: MetadataStore, tx: Connection, dead: Run, successor:
 
 
 def _versions_by_node(
-    uses: Sequence[tuple[str, DatasetVersion]],
+    graph: Graph, uses: Sequence[tuple[str, DatasetVersion]]
 ) -> dict[str, dict[str, str]]:
+    """Per node, each dataset's version keyed by the URI as written in the pipeline."""
+    resolved = {(node, version.uri): version.version for node, version in uses}
     by_node: dict[str, dict[str, str]] = {}
-    for node, version in uses:
-        by_node.setdefault(node, {})[version.uri] = version.version
+    for node in graph.nodes.values():
+        for found in find_datasets((node.args, dict(node.kwargs))):
+            version = resolved.get((node.id, resolve_uri(found.uri)))
+            if version is not None:
+                by_node.setdefault(node.id, {})[found.uri] = version
     return by_node
 
 
@@ -411,8 +417,6 @@ def list_datasets(
     >>> for v in dw.list_datasets("data/churn.csv"):
     ...     print(v.version[:12], [run for run, node in v.runs])
     """
-    from dagwell.tracking.datasets import resolve_uri
-
     settings = settings or Settings.from_env()
     wanted = resolve_uri(uri) if uri is not None else None
     return metadata_store(settings.db_url).list_dataset_versions(wanted)
