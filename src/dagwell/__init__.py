@@ -46,6 +46,8 @@ from dagwell.execution.runs import clear_cache as clear_cache
 from dagwell.execution.runs import get_run as get_run
 from dagwell.execution.runs import list_datasets as list_datasets
 from dagwell.execution.runs import list_runs as list_runs
+from dagwell.execution.runs import reproduced as reproduced
+from dagwell.execution.runs import rerun as rerun
 from dagwell.execution.runs import resume as resume
 from dagwell.execution.runs import run as run
 from dagwell.execution.runs import why as why
@@ -100,6 +102,8 @@ __all__ = [
     "log_params",
     "models",
     "pipeline",
+    "reproduced",
+    "rerun",
     "resume",
     "run",
     "shell",

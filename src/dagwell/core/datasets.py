@@ -6,7 +6,9 @@ it is hashed at run start, recorded with the run, and reaches the task as its pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from dagwell.errors import DefinitionError
 
@@ -65,3 +67,16 @@ def find_datasets(value: object) -> list[Dataset]:
     if isinstance(value, dict):
         return [d for item in value.values() for d in find_datasets(item)]
     return []
+
+
+def replace_datasets(value: Any, replace: Callable[[Dataset], Any]) -> Any:
+    """A copy of ``value`` with each :class:`Dataset` inside it swapped for ``replace(it)``."""
+    if isinstance(value, Dataset):
+        return replace(value)
+    if isinstance(value, list):
+        return [replace_datasets(v, replace) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(replace_datasets(v, replace) for v in value)
+    if isinstance(value, dict):
+        return {k: replace_datasets(v, replace) for k, v in value.items()}
+    return value

@@ -118,3 +118,24 @@ def _hash_file(opener: Opener) -> tuple[str, int]:
 def _relative(found: str, root: str) -> str:
     relative = os.path.relpath(found, root) if found != root else ""
     return "" if relative == "." else relative.replace(os.sep, "/")
+
+
+def restore(snapshot_hash: str, store: ArtifactStore, folder: Path) -> str:
+    """Write a snapshot's files under ``folder``; the path standing for the dataset.
+
+    >>> restore(version.snapshot_hash, store, Path(".dagwell/restored/abc"))
+    '.dagwell/restored/abc/churn.csv'
+    """
+    import json
+
+    from dagwell.core.values import StoredValue
+
+    with store.open(snapshot_hash) as f:
+        manifest = json.load(f)
+    name = Path(manifest["uri"].rstrip("/")).name or "dataset"
+    target = folder / name
+    for relative, stored in manifest["files"].items():
+        path = target / relative if relative else target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(store.get(StoredValue.from_json(stored)))
+    return str(target)

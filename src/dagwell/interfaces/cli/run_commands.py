@@ -6,6 +6,8 @@ import sys
 from collections.abc import Callable
 
 import click
+from rich.table import Table
+from rich.text import Text
 
 from dagwell.core.pipeline import Pipeline
 from dagwell.core.records import Run
@@ -203,4 +205,38 @@ def resume_command(
     report(ctx, result, hooks)
 
 
-COMMANDS = [run_command, demo_command, resume_command]
+@click.command("rerun")
+@click.argument("run_id", metavar="RUN")
+@click.option("--executor", type=EXECUTORS, default="process", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.option("-q", "--quiet", is_flag=True, help="No progress view.")
+@click.pass_obj
+def rerun_command(
+    ctx: CliContext, run_id: str, executor: str, workers: int | None, quiet: bool
+) -> None:
+    """Run RUN again from its stored code, params and data; say if the outputs match.
+
+    Exits 0 only when the re-run succeeded and every output matches the original.
+    """
+    from dagwell.execution.runs import get_run, reproduced, rerun
+
+    hooks = Hooks() if quiet else progress_for(ctx.console)
+    again = rerun(run_id, executor=executor, workers=workers, settings=ctx.settings, hooks=hooks)
+    original = get_run(run_id, settings=ctx.settings)
+    verdicts = reproduced(original, again)
+    table = Table(box=None, header_style="bold")
+    for column in ("node", "outputs"):
+        table.add_column(column)
+    for node, verdict in verdicts.items():
+        table.add_row(node, Text(verdict, style="green" if verdict == "same" else "red"))
+    ctx.console.print(table)
+    same = all(v == "same" for v in verdicts.values())
+    summary = "reproduced: every output matches" if same else "NOT reproduced"
+    ctx.console.print(f"{summary} ({original.id} -> {again.id})", highlight=False)
+    if not same and again.status == RunState.SUCCEEDED:
+        ctx.console.print(f"records: {ctx.settings.home}  (dagwell show {again.id})")
+        sys.exit(1)
+    report(ctx, again, hooks)
+
+
+COMMANDS = [run_command, demo_command, resume_command, rerun_command]
