@@ -52,6 +52,8 @@ from dagwell.execution.runs import resume as resume
 from dagwell.execution.runs import run as run
 from dagwell.execution.runs import why as why
 from dagwell.settings import Settings as Settings
+from dagwell.tracking.lineage import LineageNode as LineageNode
+from dagwell.tracking.lineage import lineage as lineage
 from dagwell.tracking.logging import log_metric as log_metric
 from dagwell.tracking.logging import log_metrics as log_metrics
 from dagwell.tracking.logging import log_param as log_param
@@ -69,6 +71,7 @@ __all__ = [
     "Dataset",
     "DefinitionError",
     "Hooks",
+    "LineageNode",
     "Metric",
     "Model",
     "ModelVersion",
@@ -92,6 +95,7 @@ __all__ = [
     "current",
     "dataset",
     "get_run",
+    "lineage",
     "list_datasets",
     "list_runs",
     "load_pipeline",

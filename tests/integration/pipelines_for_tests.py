@@ -368,3 +368,16 @@ def cached_count(path: str) -> int:
 def cached_dataset(path: str = "") -> int:
     """A cached task reading a dataset given by a (possibly relative) path."""
     return cached_count(dw.dataset(path))
+
+
+@dw.task
+def summarize(counts: int) -> dict[str, int]:
+    """Registers a tiny 'model' made from its input."""
+    dw.log_model({"rows": counts, "weights": list(range(counts))}, "row_model")
+    return {"rows": counts}
+
+
+@dw.pipeline
+def dataset_to_model(path: str = "") -> dict[str, int]:
+    """dataset -> count_rows -> summarize (registers a model)."""
+    return summarize(count_rows(dw.dataset(path)))

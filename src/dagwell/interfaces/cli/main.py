@@ -46,6 +46,7 @@ def _register() -> None:
         cache_commands,
         compare_commands,
         inspect_commands,
+        lineage_commands,
         model_commands,
         run_commands,
     )
@@ -56,6 +57,7 @@ def _register() -> None:
         *model_commands.COMMANDS,
         *compare_commands.COMMANDS,
         *cache_commands.COMMANDS,
+        *lineage_commands.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)

@@ -37,7 +37,7 @@ from dagwell.core.records import Attempt, AttemptEnd, AttemptStart, Metric, Run,
 from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
-from dagwell.storage.metadata import cache
+from dagwell.storage.metadata import cache, lineage
 from dagwell.storage.metadata.cache import CacheEntry
 from dagwell.storage.metadata.datasets import (
     DatasetVersionRecord,
@@ -325,6 +325,33 @@ class MetadataStore:
         """Forget cache entries (of ``task`` only, if given); the number forgotten."""
         with self.transaction() as tx:
             return cache.clear(tx, task)
+
+    # -- lineage (queries in lineage.py) ------------------------------------------------------
+
+    def artifact_producers(self, prefix: str) -> list[tuple[str, str, str]]:
+        """``(hash, run, node)`` of task runs that output an artifact with this hash prefix."""
+        with self._reading() as conn:
+            return lineage.producers(conn, prefix)
+
+    def dataset_readers(self, uri: str, version: str | None = None) -> list[tuple[str, str, str]]:
+        """``(version, run, node)`` of task runs that read ``uri``."""
+        with self._reading() as conn:
+            return lineage.readers(conn, uri, version)
+
+    def datasets_read(self, run_id: str, node: str) -> list[tuple[str, str]]:
+        """``(uri, version)`` of the datasets ``node`` of ``run_id`` read."""
+        with self._reading() as conn:
+            return lineage.datasets_read(conn, run_id, node)
+
+    def models_by_artifact(self, prefix: str) -> list[tuple[str, int]]:
+        """``(name, version)`` of model versions whose artifact hash starts with ``prefix``."""
+        with self._reading() as conn:
+            return lineage.models_by_artifact(conn, prefix)
+
+    def models_logged(self, run_id: str, node: str) -> list[tuple[str, int]]:
+        """``(name, version)`` of the model versions ``node`` of ``run_id`` registered."""
+        with self._reading() as conn:
+            return lineage.models_logged(conn, run_id, node)
 
     # -- datasets (queries in datasets.py) ----------------------------------------------------
 
