@@ -158,8 +158,8 @@ def test_concurrent_upgrades_of_one_file_both_succeed(url: str) -> None:
             engine.dispose()
 
 
-def test_opening_a_current_database_does_not_import_alembic(engine: sa.Engine, url: str) -> None:
-    upgrade(engine)
+def open_in_a_new_process(url: str) -> subprocess.CompletedProcess[str]:
+    """Open the store at ``url`` and list runs in a fresh interpreter; fail if alembic loads."""
     code = (
         "import sys\n"
         "from dagwell.storage.metadata.store import MetadataStore\n"
@@ -168,23 +168,19 @@ def test_opening_a_current_database_does_not_import_alembic(engine: sa.Engine, u
         "store.dispose()\n"
         "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
     )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
 
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+def test_opening_a_current_database_does_not_import_alembic(engine: sa.Engine, url: str) -> None:
+    upgrade(engine)
+
+    done = open_in_a_new_process(url)
 
     assert done.returncode == 0, done.stderr
 
 
 def test_a_fresh_database_is_created_at_head_without_importing_alembic(url: str) -> None:
-    code = (
-        "import sys\n"
-        "from dagwell.storage.metadata.store import MetadataStore\n"
-        f"store = MetadataStore({url!r})\n"
-        "store.list_runs()\n"
-        "store.dispose()\n"
-        "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
-    )
-
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = open_in_a_new_process(url)
 
     assert done.returncode == 0, done.stderr
 
