@@ -13,7 +13,7 @@ from dagwell.interfaces.cli.context import CliContext
 @click.pass_obj
 def why_command(ctx: CliContext, run_id: str, node: str) -> None:
     """Say why NODE of RUN ran, or which earlier run's outputs it took from the cache."""
-    from dagwell.execution.runs import why
+    from dagwell.execution.caching import why
 
     for line in why(run_id, node, settings=ctx.settings):
         ctx.console.print(line, highlight=False, markup=False)
@@ -29,7 +29,7 @@ def cache_group() -> None:
 @click.pass_obj
 def clear_command(ctx: CliContext, task: str | None) -> None:
     """Forget cached calls, so the next runs execute them again."""
-    from dagwell.execution.runs import clear_cache
+    from dagwell.execution.caching import clear_cache
 
     dropped = clear_cache(task, settings=ctx.settings)
     scope = f" of task {task!r}" if task else ""

@@ -218,7 +218,8 @@ def rerun_command(
 
     Exits 0 only when the re-run succeeded and every output matches the original.
     """
-    from dagwell.execution.runs import get_run, reproduced, rerun
+    from dagwell.execution.rerun import reproduced, rerun
+    from dagwell.execution.runs import get_run
 
     hooks = Hooks() if quiet else progress_for(ctx.console)
     again = rerun(run_id, executor=executor, workers=workers, settings=ctx.settings, hooks=hooks)
