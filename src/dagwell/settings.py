@@ -24,6 +24,7 @@ class Settings:
     home: Path
     db_url: str
     artifacts_url: str
+    openlineage: str | None = None
 
     @property
     def logs_dir(self) -> Path:
@@ -39,7 +40,8 @@ class Settings:
         db_url: str | None = None,
         artifacts_url: str | None = None,
     ) -> Settings:
-        """Read ``DAGWELL_HOME``, ``DAGWELL_DB_URL`` and ``DAGWELL_ARTIFACTS``.
+        """Read ``DAGWELL_HOME``, ``DAGWELL_DB_URL``, ``DAGWELL_ARTIFACTS`` and
+        ``DAGWELL_OPENLINEAGE`` (where to send OpenLineage events: a file or a URL).
 
         Keyword arguments (CLI flags) win over the environment; the home defaults to
         ``./.dagwell``, the database to SQLite and the artifacts to a folder inside it.
@@ -48,7 +50,8 @@ class Settings:
         home_path = Path(home or env.get("DAGWELL_HOME") or ".dagwell").expanduser().resolve()
         db = db_url or env.get("DAGWELL_DB_URL") or f"sqlite:///{home_path / 'dagwell.db'}"
         artifacts = artifacts_url or env.get("DAGWELL_ARTIFACTS") or str(home_path / "artifacts")
-        return cls(home=home_path, db_url=db, artifacts_url=artifacts)
+        lineage = env.get("DAGWELL_OPENLINEAGE") or None
+        return cls(home=home_path, db_url=db, artifacts_url=artifacts, openlineage=lineage)
 
     def with_home(self, home: str | os.PathLike[str]) -> Settings:
         """The same settings rooted at another home folder (used by tests)."""

@@ -7,6 +7,7 @@ Subclass :class:`Hooks` and override what you need; the defaults do nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from dagwell.core.states import RunState, TaskState
 
@@ -38,3 +39,29 @@ class Hooks:
 
     def run_finished(self, *, run_id: str, status: RunState, error: str | None = None) -> None:
         """The run ended in ``status``."""
+
+
+class HookList(Hooks):
+    """Several hooks as one: each event goes to each, in order.
+
+    >>> hooks = HookList([progress, lineage_export])
+    """
+
+    def __init__(self, hooks: Sequence[Hooks]) -> None:
+        self.hooks = list(hooks)
+
+    def run_started(self, **event: Any) -> None:
+        for hook in self.hooks:
+            hook.run_started(**event)
+
+    def nodes_added(self, **event: Any) -> None:
+        for hook in self.hooks:
+            hook.nodes_added(**event)
+
+    def task_changed(self, **event: Any) -> None:
+        for hook in self.hooks:
+            hook.task_changed(**event)
+
+    def run_finished(self, **event: Any) -> None:
+        for hook in self.hooks:
+            hook.run_finished(**event)

@@ -110,6 +110,16 @@ def execute_pipeline(
     datasets = dataset_versions(graph, settings)  # a missing dataset fails before recording
     if not any(node.map_spec for node in graph.nodes.values()):
         workers = max(1, min(workers, len(graph.nodes)))  # idle workers only cost start-up
+    if settings.openlineage:
+        from dagwell.execution.hooks import HookList
+        from dagwell.execution.openlineage import OpenLineageHooks
+
+        lineage = OpenLineageHooks(
+            settings.openlineage,
+            datasets={node: [v.uri for n, v in datasets if n == node] for node, _ in datasets},
+            artifacts_url=settings.artifacts_url,
+        )
+        hooks = HookList([hooks, lineage]) if hooks is not None else lineage
     code = code_and_environment(pipeline, settings)  # in a thread, joined before recording
     pool = make_executor(executor, workers)
     try:
