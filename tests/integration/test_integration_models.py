@@ -215,3 +215,21 @@ def test_the_registry_shares_the_runs_metadata_store(settings: dw.Settings) -> N
     from dagwell.storage.shared import metadata_store as shared
 
     assert shared(settings.db_url) is metadata_store(settings.db_url)
+
+
+def test_a_sklearn_model_version_exports_in_mlflow_format(
+    tmp_path: Path, settings: dw.Settings
+) -> None:
+    import mlflow.pyfunc
+
+    dw.run(m.register, {"C": 1.0}, executor="inline", settings=settings)
+    target = tmp_path / "exported"
+
+    written = dw.models.export_mlflow("iris@1", str(target), settings=settings)
+
+    assert (Path(written) / "MLmodel").is_file()
+    features, _ = m.iris()
+    expected = dw.models.load("iris@1", settings=settings).predict(features[:5])
+    assert list(mlflow.pyfunc.load_model(written).predict(features[:5])) == list(expected)
+    with pytest.raises(dw.DefinitionError, match="not empty"):
+        dw.models.export_mlflow("iris@1", str(target), settings=settings)

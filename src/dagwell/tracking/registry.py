@@ -170,6 +170,19 @@ class ModelRegistry:
             store.models.set_alias(tx, name, version, alias)
         return self.get(name, version, settings=settings)
 
+    def export_mlflow(self, spec: str, path: str, *, settings: Settings | None = None) -> str:
+        """Write model version ``spec`` (scikit-learn) in MLflow's format to folder ``path``.
+
+        Needs the ``mlflow`` extra. Returns the folder.
+
+        >>> dw.models.export_mlflow("churn@production", "exported/churn")
+        """
+        from dagwell.tracking.mlflow_export import export_mlflow
+
+        version = self.resolve(spec, settings=settings)
+        note = f"dagwell model {version.name} v{version.version} from run {version.run_id}"
+        return str(export_mlflow(version.load(), path, description=note))
+
     def load(self, spec: str, *, settings: Settings | None = None) -> Any:
         """Load a model object by ``"name"`` (newest), ``"name@3"`` or ``"name@production"``.
 

@@ -150,4 +150,16 @@ def alias_command(ctx: CliContext, name: str, version: int, alias: str) -> None:
     )
 
 
+@models_group.command("export")
+@click.argument("spec", metavar="NAME[@VERSION|@ALIAS]")
+@click.argument("path")
+@click.pass_obj
+def export_command(ctx: CliContext, spec: str, path: str) -> None:
+    """Write a scikit-learn model version to PATH in MLflow's model format."""
+    from dagwell.tracking.registry import models
+
+    written = models.export_mlflow(spec, path, settings=ctx.settings)
+    ctx.console.print(f"exported {spec} to {written} (mlflow.pyfunc.load_model can read it)")
+
+
 COMMANDS = [models_group]
