@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dagwell.execution.runs import metadata_store, run
+from dagwell.execution.runs import run
 from dagwell.settings import Settings
+from dagwell.storage.shared import metadata_store
 
 if TYPE_CHECKING:
     import os

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 import dagwell as dw
-from dagwell.execution.runs import metadata_store
+from dagwell.storage.shared import metadata_store
 
 
 @pytest.mark.parametrize("executor", ["inline", "process"])

@@ -20,6 +20,7 @@ from dagwell.core.records import Metric
 from dagwell.core.values import DEFAULT_OUTPUT, GATHER, ItemOf, StoredValue
 from dagwell.errors import SerializationError, TaskError
 from dagwell.execution.capture import captured_output
+from dagwell.storage.shared import artifact_store as artifact_store  # one per URL
 from dagwell.tracking.datasets import resolve_uri
 
 if TYPE_CHECKING:
@@ -139,13 +140,6 @@ def _put(store: ArtifactStore, spec: AttemptSpec, name: str, value: Any) -> Stor
 
 
 _last_item_source: dict[str, Any] = {}
-
-
-def artifact_store(url: str) -> ArtifactStore:
-    """One :class:`ArtifactStore` per URL per process, reused across attempts."""
-    from dagwell.storage.shared import artifact_store as shared_artifact_store
-
-    return shared_artifact_store(url)
 
 
 def load_value(store: ArtifactStore, stored: StoredValue) -> Any:

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 from dagwell.core.states import TaskState
-from dagwell.execution.runs import get_run, metadata_store
+from dagwell.execution.runs import get_run
 from dagwell.settings import Settings
+from dagwell.storage.shared import metadata_store
 
 
 def why(run_id: str, node: str, *, settings: Settings | None = None) -> list[str]:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from dagwell.execution.executors import make_executor
 from dagwell.execution.hooks import Hooks
 from dagwell.execution.runner import Runner
 from dagwell.settings import Settings
+from dagwell.storage.shared import metadata_store
 from dagwell.tracking.datasets import resolve_uri
 
 if TYPE_CHECKING:
@@ -36,14 +37,6 @@ if TYPE_CHECKING:
     from dagwell.core.values import StoredValue
     from dagwell.storage.metadata.datasets import DatasetVersionRecord
     from dagwell.storage.metadata.store import MetadataStore
-
-
-@lru_cache(maxsize=8)
-def metadata_store(db_url: str) -> MetadataStore:
-    """One metadata store per database URL per process (the one the model registry uses)."""
-    from dagwell.storage.shared import metadata_store as shared_metadata_store
-
-    return shared_metadata_store(db_url)
 
 
 def new_run_id() -> str:
