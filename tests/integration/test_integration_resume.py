@@ -136,3 +136,104 @@ def _wait_for_node(settings: dw.Settings, *wanted: str) -> str:
             return found[0].id
         time.sleep(0.05)
     raise AssertionError(f"the run never reached {pairs}")
+
+
+SLOW_MAP = textwrap.dedent(
+    """
+    import time
+
+    import dagwell as dw
+
+
+    @dw.task
+    def items() -> list[int]:
+        return [1, 2, 3, 4]
+
+
+    @dw.task
+    def slow(x: int) -> int:
+        time.sleep(30)
+        return x
+
+
+    @dw.pipeline
+    def slow_map() -> list[int]:
+        return slow.map(items())
+    """
+)
+
+
+def test_ctrl_c_cancels_the_run_and_every_node_left_open(
+    tmp_path: Path, settings: dw.Settings
+) -> None:
+    (tmp_path / "slow_map.py").write_text(SLOW_MAP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
+    env["DAGWELL_HOME"] = str(settings.home)
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagwell.interfaces.cli.main",
+            "run",
+            "slow_map.py",
+            "-q",
+            "--workers",
+            "2",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    run_id = _wait_for_node(settings, "slow[0]", "running")
+    runner.send_signal(signal.SIGINT)
+    assert runner.wait(timeout=30) == 130
+
+    cancelled = dw.get_run(run_id, settings=settings)
+    assert cancelled.status == "cancelled"
+    assert statuses(cancelled) == {
+        "items": "succeeded",
+        "slow": "cancelled",
+        **{f"slow[{i}]": "cancelled" for i in range(4)},
+    }
+
+
+def test_a_runner_whose_run_was_taken_over_stops_without_touching_the_records(
+    tmp_path: Path, settings: dw.Settings
+) -> None:
+    from dagwell.execution.runs import _settle_dead_run
+    from dagwell.storage.shared import metadata_store
+
+    (tmp_path / "killable.py").write_text(PIPELINE)
+    flag = tmp_path / "go"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
+    env["DAGWELL_HOME"] = str(settings.home)
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagwell.interfaces.cli.main",
+            "run",
+            "killable.py",
+            "-p",
+            f"flag={flag}",
+            "-q",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run_id = _wait_for_node(settings, "slow", "running")
+    store = metadata_store(settings.db_url)
+    with store.transaction() as tx:  # what a resume elsewhere does to a run it thinks dead
+        _settle_dead_run(store, tx, dw.get_run(run_id, settings=settings), "successor")
+
+    flag.touch()
+    _, stderr = runner.communicate(timeout=60)
+
+    assert runner.returncode == 1
+    assert "taken over" in stderr and "Traceback" not in stderr
+    settled = dw.get_run(run_id, settings=settings)
+    assert settled.status == "failed" and "resumed as run successor" in (settled.error or "")

@@ -32,7 +32,7 @@ from dagwell.core.states import (
     run_state_for,
 )
 from dagwell.core.values import GATHER, REF_MARKER, ItemOf, StoredValue
-from dagwell.errors import DefinitionError
+from dagwell.errors import DagwellError, DefinitionError
 from dagwell.execution.attempt import AttemptOutcome, AttemptSpec, execute_attempt, now
 from dagwell.execution.hooks import Hooks
 
@@ -61,6 +61,10 @@ class _MapParent:
     children: list[str] = field(default_factory=list)
     remaining: int = 0
     failed: int = 0
+
+
+class RunTakenOver(DagwellError):
+    """Another process settled one of this run's attempts: this runner must stop."""
 
 
 class Runner:
@@ -133,6 +137,9 @@ class Runner:
                 self._tick(self._wait())
         except KeyboardInterrupt:
             self._cancel()
+            raise
+        except RunTakenOver:
+            self.executor.shutdown(cancel_pending=True)
             raise
         except BaseException as exc:
             self._crash(exc)
@@ -327,6 +334,7 @@ class Runner:
             else:
                 status = TaskState.FAILED
             start = self.unrecorded.pop(flight.node, None)
+            self.submitted_at.pop(flight.node, None)
             if start is not None and outcome.started_at is not None:
                 start = replace(start, started_at=outcome.started_at)
             statuses.append(status)
@@ -351,10 +359,17 @@ class Runner:
         starts = [s for n, s in self.unrecorded.items() if self.submitted_at[n] <= due]
         for start in starts:
             del self.unrecorded[start.node]
+            del self.submitted_at[start.node]
         recorded = self.store.record_attempts(tx, self.run_id, starts=starts, ends=ends)
         for (flight, outcome), status, ok in zip(finished, statuses, recorded, strict=True):
-            if ok:  # else fenced out: another writer already settled this attempt
-                self._apply_outcome(tx, flight, outcome, status)
+            if not ok:
+                # Another process settled this attempt: the run was taken over (resumed
+                # elsewhere as dead). Stop without touching its records again.
+                raise RunTakenOver(
+                    f"run {self.run_id} was taken over by another process (it recorded "
+                    f"attempt {flight.attempt} of {flight.node!r}); this runner stops"
+                )
+            self._apply_outcome(tx, flight, outcome, status)
 
     def _apply_outcome(
         self, tx: Connection, flight: _Flight, outcome: AttemptOutcome, status: TaskState
@@ -467,8 +482,10 @@ class Runner:
         ]
         with self.store.transaction() as tx:
             self.store.record_attempts(tx, self.run_id, ends=ends)
+            attempted = {flight.node for flight in self.in_flight.values()}
+            # Also fan-out parents: running, but with no attempt of their own.
             open_nodes = [
-                n for n, s in self.status.items() if s in (TaskState.PENDING, TaskState.RETRYING)
+                n for n, s in self.status.items() if not s.is_finished and n not in attempted
             ]
             self.store.set_task_status(tx, self.run_id, open_nodes, TaskState.CANCELLED, at=at)
             self.store.finish_run(

@@ -108,7 +108,13 @@ class ArtifactStore:
     def _connect(self) -> str:
         import fsspec
 
-        fs, root = fsspec.core.url_to_fs(self._url)
+        try:
+            fs, root = fsspec.core.url_to_fs(self._url)
+        except (ImportError, ValueError) as exc:
+            raise StorageError(
+                f"cannot open the artifact store {self._url!r}: {exc} (install the fsspec "
+                "backend for its scheme, e.g. pip install s3fs, or fix DAGWELL_ARTIFACTS)"
+            ) from exc
         self._fs_found = fs
         return str(root)
 
