@@ -6,13 +6,16 @@ A :class:`Pipeline` knows its params (from the function signature) and builds a 
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import enum
 import inspect
 import json
 import traceback
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, overload
 
 from dagwell.core.graph import Graph
@@ -137,7 +140,17 @@ def _where(exc: BaseException) -> str:
 
 def _from_text(pipeline: str, param: Param, text: str) -> Any:
     kind = _origin(param.kind)
+    if text.strip().lower() in ("none", "null") and _accepts_none(param):
+        return None
     try:
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            return kind[text] if text in kind.__members__ else kind(text)
+        if kind is datetime.datetime:
+            return datetime.datetime.fromisoformat(text)
+        if kind is datetime.date:
+            return datetime.date.fromisoformat(text)
+        if isinstance(kind, type) and issubclass(kind, PurePath):
+            return kind(text)
         if kind is bool:
             lowered = text.strip().lower()
             if lowered in _TRUE:
@@ -158,12 +171,27 @@ def _from_text(pipeline: str, param: Param, text: str) -> Any:
                 return json.loads(text)
             except json.JSONDecodeError:
                 return text
-    except (ValueError, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise ParamError(
             f"param {param.name!r} of pipeline {pipeline!r} expects {_type_name(param.kind)}, "
             f"got {text!r} ({exc})"
         ) from None
     return text
+
+
+def _accepts_none(param: Param) -> bool:
+    kind = param.kind
+    union = typing.get_origin(kind) is typing.Union or type(kind).__name__ == "UnionType"
+    return param.default is None or (union and type(None) in typing.get_args(kind))
+
+
+def to_text(value: Any) -> Any:
+    """``value`` in JSON, non-JSON params as text that ``bind(from_text=True)`` reads back."""
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, (datetime.date, PurePath)):
+        return str(value) if not isinstance(value, datetime.date) else value.isoformat()
+    return repr(value)
 
 
 def _checked(pipeline: str, param: Param, value: Any) -> Any:

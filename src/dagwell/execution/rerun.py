@@ -63,7 +63,7 @@ def rerun(
         )
     pipeline = pipelines[original.pipeline]
     rewrite = _dataset_rewriter(original, settings, folder / ".datasets")
-    bound = pipeline.bind(original.params)
+    bound = pipeline.bind(original.params, from_text=True)
     return execute_pipeline(
         pipeline,
         bound,

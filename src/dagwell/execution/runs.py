@@ -310,7 +310,7 @@ def resume(
             "it to end or stop it first"
         )
     pipeline = pipeline or _pipeline_of(previous)
-    bound = pipeline.bind(previous.params)
+    bound = pipeline.bind(previous.params, from_text=True)
     return execute_pipeline(pipeline, bound, executor, workers, settings, hooks, resumed=previous)
 
 
@@ -351,7 +351,9 @@ def _pipeline_of(found: Run) -> Pipeline:
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     import json
 
-    return dict(json.loads(json.dumps(dict(params), default=repr)))
+    from dagwell.core.pipeline import to_text
+
+    return dict(json.loads(json.dumps(dict(params), default=to_text)))
 
 
 def check_constants(graph: Graph) -> None:

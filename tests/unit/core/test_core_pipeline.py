@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import enum
 import re
+from pathlib import Path
 
 import pytest
 
@@ -579,3 +582,46 @@ def test_an_exception_in_the_pipeline_body_names_the_pipeline_and_the_line() -> 
 
     with pytest.raises(dw.DefinitionError, match=r"broken_body.*KeyError.*test_core_pipeline"):
         broken_body.build()
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dw.pipeline
+def typed_params(
+    when: datetime.date = datetime.date(2020, 1, 1),
+    folder: Path = Path("/tmp"),
+    colour: Colour = Colour.RED,
+    limit: int | None = None,
+) -> None:
+    pass
+
+
+def test_text_params_convert_to_dates_paths_enums_and_none() -> None:
+    bound = typed_params.bind(
+        {"when": "2021-02-03", "folder": "/data", "colour": "BLUE", "limit": "none"},
+        from_text=True,
+    )
+
+    assert bound == {
+        "when": datetime.date(2021, 2, 3),
+        "folder": Path("/data"),
+        "colour": Colour.BLUE,
+        "limit": None,
+    }
+    assert typed_params.bind({"colour": "red"}, from_text=True)["colour"] is Colour.RED
+    with pytest.raises(ParamError, match="colour"):
+        typed_params.bind({"colour": "green"}, from_text=True)
+
+
+def test_recorded_params_read_back_as_the_same_values() -> None:
+    import json
+
+    from dagwell.core.pipeline import to_text
+
+    values = {"when": datetime.date(2021, 2, 3), "folder": Path("/data"), "colour": Colour.BLUE}
+    recorded = json.loads(json.dumps(values, default=to_text))
+
+    assert typed_params.bind(recorded, from_text=True) == {**values, "limit": None}
