@@ -237,3 +237,16 @@ def test_a_runner_whose_run_was_taken_over_stops_without_touching_the_records(
     assert "taken over" in stderr and "Traceback" not in stderr
     settled = dw.get_run(run_id, settings=settings)
     assert settled.status == "failed" and "resumed as run successor" in (settled.error or "")
+
+
+def test_a_long_inline_task_keeps_its_runs_heartbeat_fresh(
+    settings: dw.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagwell.execution import runner
+
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
+
+    done = dw.run(p.two_pauses, {"seconds": 0.3}, executor="inline", settings=settings)
+
+    assert done.heartbeat_at is not None and done.started_at is not None
+    assert (done.heartbeat_at - done.started_at).total_seconds() >= 0.3

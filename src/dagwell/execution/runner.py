@@ -11,6 +11,7 @@ import concurrent.futures as cf
 import heapq
 import json
 import logging
+import threading
 import time
 import traceback
 from collections import deque
@@ -121,7 +122,6 @@ class Runner:
         # Starts of short attempts are written with their ends (see _record_outcomes);
         # inline, an attempt has ended before the next commit, so starts go first.
         self.group_commit = executor.name != "inline"
-        self._last_heartbeat = clock()
         self.unrecorded: dict[str, AttemptStart] = {}
         self.submitted_at: dict[str, float] = {}
 
@@ -132,6 +132,11 @@ class Runner:
         self.hooks.run_started(
             run_id=self.run_id, pipeline=self.graph.pipeline, nodes=list(self.nodes)
         )
+        beating = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(beating,), name="dagwell-heartbeat", daemon=True
+        )
+        beat.start()
         try:
             while self.unfinished:
                 self._tick(self._wait())
@@ -144,7 +149,19 @@ class Runner:
         except BaseException as exc:
             self._crash(exc)
             raise
+        finally:
+            beating.set()
+            beat.join()
         return self._finish()
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        """Record every few seconds that this runner lives, even while a long task runs."""
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with self.store.transaction() as tx:
+                    self.store.heartbeat(tx, self.run_id, now())
+            except Exception as exc:  # a missed beat is retried; it never stops the run
+                log.warning("could not record the heartbeat of run %s: %s", self.run_id, exc)
 
     def _wait(self) -> set[cf.Future[AttemptOutcome]]:
         if self.ready and len(self.in_flight) < self.capacity:
@@ -176,9 +193,6 @@ class Runner:
             if not self.group_commit:  # inline: the call runs in submit(); record it first
                 starts = [AttemptStart(s.node, s.attempt, now(), s.log_path) for s in to_submit]
                 self.store.record_attempts(tx, self.run_id, starts=starts)
-            if self.clock() - self._last_heartbeat >= HEARTBEAT_SECONDS:
-                self.store.heartbeat(tx, self.run_id, now())
-                self._last_heartbeat = self.clock()
         for spec in to_submit:
             timeout = spec.task.timeout
             call = partial(execute_attempt, spec)
