@@ -16,6 +16,23 @@ import pytest
 import dagwell as dw
 
 
+def start_cli(
+    folder: Path, settings: dw.Settings, *args: str, capture: bool = False
+) -> subprocess.Popen[str]:
+    """Start ``dagwell ARGS`` in the background, recording into ``settings.home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
+    env["DAGWELL_HOME"] = str(settings.home)
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagwell.interfaces.cli.main", *args],
+        cwd=folder,
+        env=env,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
 def statuses(run: dw.Run) -> dict[str, str]:
     return {node: task.status.value for node, task in run.tasks.items()}
 
@@ -87,24 +104,7 @@ def test_a_run_whose_runner_was_killed_resumes_from_the_file_it_started_from(
 ) -> None:
     (tmp_path / "killable.py").write_text(PIPELINE)
     flag = tmp_path / "go"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env["DAGWELL_HOME"] = str(settings.home)
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagwell.interfaces.cli.main",
-            "run",
-            "killable.py",
-            "-p",
-            f"flag={flag}",
-            "-q",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    runner = start_cli(tmp_path, settings, "run", "killable.py", "-p", f"flag={flag}", "-q")
     try:
         run_id = _wait_for_node(settings, "quick", "succeeded", "slow", "running")
     finally:
@@ -167,24 +167,7 @@ def test_ctrl_c_cancels_the_run_and_every_node_left_open(
     tmp_path: Path, settings: dw.Settings
 ) -> None:
     (tmp_path / "slow_map.py").write_text(SLOW_MAP)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env["DAGWELL_HOME"] = str(settings.home)
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagwell.interfaces.cli.main",
-            "run",
-            "slow_map.py",
-            "-q",
-            "--workers",
-            "2",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    runner = start_cli(tmp_path, settings, "run", "slow_map.py", "-q", "--workers", "2")
     run_id = _wait_for_node(settings, "slow[0]", "running")
     runner.send_signal(signal.SIGINT)
     assert runner.wait(timeout=30) == 130
@@ -206,24 +189,8 @@ def test_a_runner_whose_run_was_taken_over_stops_without_touching_the_records(
 
     (tmp_path / "killable.py").write_text(PIPELINE)
     flag = tmp_path / "go"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env["DAGWELL_HOME"] = str(settings.home)
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagwell.interfaces.cli.main",
-            "run",
-            "killable.py",
-            "-p",
-            f"flag={flag}",
-            "-q",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    runner = start_cli(
+        tmp_path, settings, "run", "killable.py", "-p", f"flag={flag}", "-q", capture=True
     )
     run_id = _wait_for_node(settings, "slow", "running")
     store = metadata_store(settings.db_url)
