@@ -13,12 +13,14 @@ import inspect
 import json
 import traceback
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, overload
 
+from dagwell.core.alerts import HOOK_OPTIONS, AlertHook, alert_hooks, sla_seconds
 from dagwell.core.graph import Graph
+from dagwell.core.schedules import Every, Schedule
 from dagwell.core.tracing import active_trace, tracing
 from dagwell.errors import DagwellError, DefinitionError, ParamError
 
@@ -64,9 +66,15 @@ class Pipeline:
     fn: Callable[..., Any]
     name: str
     params: tuple[Param, ...]
-    schedule: str | None = None
+    schedule: Schedule | None = None
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
+    max_active_runs: int = 1
+    sla: float | None = None
+    on_failure: tuple[AlertHook, ...] = ()
+    on_retry: tuple[AlertHook, ...] = ()
+    on_success: tuple[AlertHook, ...] = ()
+    on_sla_miss: tuple[AlertHook, ...] = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if active_trace() is not None:
@@ -248,7 +256,17 @@ def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
 def pipeline(
     *,
     name: str | None = None,
-    schedule: str | None = None,
+    schedule: str | Every | None = None,
+    timezone: str = "UTC",
+    start: datetime.datetime | None = None,
+    catchup: bool = False,
+    max_active_runs: int = 1,
+    params: Mapping[str, Any] | None = None,
+    sla: float | datetime.timedelta | None = None,
+    on_failure: AlertHook | Sequence[AlertHook] | None = None,
+    on_retry: AlertHook | Sequence[AlertHook] | None = None,
+    on_success: AlertHook | Sequence[AlertHook] | None = None,
+    on_sla_miss: AlertHook | Sequence[AlertHook] | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Pipeline]: ...
 def pipeline(
@@ -256,25 +274,86 @@ def pipeline(
     /,
     *,
     name: str | None = None,
-    schedule: str | None = None,
+    schedule: str | Every | None = None,
+    timezone: str = "UTC",
+    start: datetime.datetime | None = None,
+    catchup: bool = False,
+    max_active_runs: int = 1,
+    params: Mapping[str, Any] | None = None,
+    sla: float | datetime.timedelta | None = None,
     tags: Mapping[str, str] | None = None,
+    **hooks: Any,
 ) -> Any:
     """Turn a function that calls tasks into a :class:`Pipeline`; bare or with options.
 
-    >>> @dw.pipeline(name="churn")
+    ``schedule`` (cron text, ``@daily`` or ``dw.every(...)``, read in ``timezone``) is what
+    ``dagwell scheduler`` starts runs by, from ``start``, with ``params``; ``catchup``
+    queues every time missed while it was down. At most ``max_active_runs`` runs the daemon
+    starts go on at once. ``sla`` (seconds or a timedelta) and the ``on_failure``,
+    ``on_retry``, ``on_success`` and ``on_sla_miss`` hooks raise alerts for the whole run.
+
+    >>> @dw.pipeline(name="churn", schedule="0 3 * * *", timezone="Europe/Berlin",
+    ...              on_failure=dw.notify.webhook("https://hooks.example.com/T0"))
     ... def churn(C: float = 1.0, folds: int = 3): ...
     """
+    unknown = sorted(set(hooks) - set(HOOK_OPTIONS))
+    if unknown:
+        raise DefinitionError(
+            f"@dw.pipeline got an unexpected option {unknown[0]!r}; alert hooks are "
+            + ", ".join(HOOK_OPTIONS)
+        )
 
     def build(function: Callable[..., Any]) -> Pipeline:
-        return Pipeline(
+        pipeline_name = name or function.__name__
+        where = f"pipeline {pipeline_name!r}"
+        found = Pipeline(
             fn=function,
-            name=name or function.__name__,
+            name=pipeline_name,
             params=_params_of(function),
-            schedule=schedule,
+            schedule=_schedule(where, schedule, timezone, start, catchup, params),
             description=inspect.getdoc(function) or "",
             tags=dict(tags or {}),
+            max_active_runs=_max_active_runs(where, max_active_runs),
+            sla=sla_seconds(sla, where),
+            **{option: alert_hooks(hooks.get(option), where, option) for option in HOOK_OPTIONS},
         )
+        if found.schedule is not None:
+            try:
+                found.bind(found.schedule.params)
+            except ParamError as exc:
+                raise ParamError(
+                    f"{exc}; a scheduled pipeline takes the values of its runs' params from "
+                    "@dw.pipeline(params={...}) or from defaults"
+                ) from None
+        return found
 
     if fn is not None:
         return build(fn)
     return build
+
+
+def _schedule(
+    where: str,
+    spec: str | Every | None,
+    timezone: str,
+    start: datetime.datetime | None,
+    catchup: bool,
+    params: Mapping[str, Any] | None,
+) -> Schedule | None:
+    if spec is None:
+        if start is not None or catchup or params:
+            raise DefinitionError(
+                f"{where}: start, catchup and params describe scheduled runs; give a "
+                "schedule= too (cron text such as '0 3 * * *', or dw.every(hours=1))"
+            )
+        return None
+    try:
+        return Schedule(spec, timezone=timezone, start=start, catchup=catchup, params=params or {})
+    except DefinitionError as exc:
+        raise DefinitionError(f"{where}: {exc}") from None
+
+
+def _max_active_runs(where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DefinitionError(f"{where}: max_active_runs must be an int >= 1, got {value!r}")
+    return value

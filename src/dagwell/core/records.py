@@ -223,6 +223,8 @@ class Run:
     parent_run_id: str | None = None
     trigger: str = "manual"
     heartbeat_at: datetime | None = None
+    scheduled_for: datetime | None = None
+    source: str | None = None
 
     @cached_property
     def code(self) -> CodeSnapshot | None:
@@ -275,6 +277,9 @@ class Run:
             "duration": self.duration,
             "error": self.error,
             "code_hash": self.code_hash,
+            "trigger": self.trigger,
+            "scheduled_for": _iso(self.scheduled_for),
+            "parent_run_id": self.parent_run_id,
         }
         if with_tasks:
             env = self.environment

@@ -14,10 +14,12 @@ import shlex
 import string
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
+from dagwell.core.alerts import HOOK_OPTIONS, AlertHook, alert_hooks, sla_seconds
 from dagwell.core.refs import find_refs
 from dagwell.core.tracing import active_trace
 from dagwell.errors import DefinitionError, TaskError
@@ -47,9 +49,19 @@ class Task:
     outputs: tuple[str, ...] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     command: str | None = None
+    pool: str | None = None
+    sla: float | None = None
+    on_failure: tuple[AlertHook, ...] = ()
+    on_retry: tuple[AlertHook, ...] = ()
+    on_success: tuple[AlertHook, ...] = ()
+    on_sla_miss: tuple[AlertHook, ...] = ()
     signature: inspect.Signature = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        where = f"task {self.name!r}"
+        object.__setattr__(self, "sla", sla_seconds(self.sla, where))
+        for option in HOOK_OPTIONS:
+            object.__setattr__(self, option, alert_hooks(getattr(self, option), where, option))
         _check_options(self)
         if self.command is not None:
             sig = _shell_signature(self.command)
@@ -145,6 +157,10 @@ def _check_options(task: Task) -> None:
         raise DefinitionError(f"{where}: retry_delay must be >= 0 and retry_backoff >= 1")
     if task.timeout is not None and not task.timeout > 0:
         raise DefinitionError(f"{where}: timeout must be a positive number of seconds")
+    if task.pool is not None and (not isinstance(task.pool, str) or not _NAME.match(task.pool)):
+        raise DefinitionError(
+            f"{where}: pool must be a pool name (letters, digits, '_' and '.'), got {task.pool!r}"
+        )
     if task.outputs is not None:
         if isinstance(task.outputs, str) or not task.outputs:
             raise DefinitionError(f"{where}: outputs must be a tuple of names, e.g. ('a', 'b')")
@@ -173,6 +189,12 @@ def task(
     version: str | None = None,
     outputs: tuple[str, ...] | None = None,
     tags: Mapping[str, str] | None = None,
+    pool: str | None = None,
+    sla: float | timedelta | None = None,
+    on_failure: AlertHook | Sequence[AlertHook] | None = None,
+    on_retry: AlertHook | Sequence[AlertHook] | None = None,
+    on_success: AlertHook | Sequence[AlertHook] | None = None,
+    on_sla_miss: AlertHook | Sequence[AlertHook] | None = None,
 ) -> Callable[[F], Task]: ...
 def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Turn a function into a :class:`Task`; use bare or with options.

@@ -112,8 +112,17 @@ def test_params_come_from_the_signature_with_annotations_and_defaults():
 def test_pipeline_takes_its_name_and_description_from_the_function():
     assert churn.name == "churn"
     assert churn.description == "Train and score churn models."
-    named = dw.pipeline(name="nightly", schedule="0 3 * * *", tags={"team": "ml"})(loose.fn)
-    assert (named.name, named.schedule, named.tags) == ("nightly", "0 3 * * *", {"team": "ml"})
+    named = dw.pipeline(
+        name="nightly", schedule="0 3 * * *", params={"value": 1}, tags={"team": "ml"}
+    )(loose.fn)
+    assert named.schedule is not None
+    assert (named.name, named.schedule.text, named.tags) == ("nightly", "0 3 * * *", {"team": "ml"})
+    assert named.schedule.params == {"value": 1}
+
+
+def test_a_scheduled_pipeline_needs_values_for_its_required_params():
+    with pytest.raises(ParamError, match=r"needs a value for param 'value'.*params=\{"):
+        dw.pipeline(schedule="@daily")(loose.fn)
 
 
 def test_unannotated_param_is_checked_against_its_default_type():

@@ -187,6 +187,8 @@ _SELECT_RUNS = select(
     runs.c.parent_run_id,
     runs.c.trigger,
     runs.c.heartbeat_at,
+    runs.c.scheduled_for,
+    runs.c.source,
 )
 _SELECT_TASKS = select(
     task_runs.c.run_id,
@@ -394,6 +396,8 @@ class MetadataStore:
         code_hash: str | None = None,
         environment: Mapping[str, Any] | None = None,
         runner: str | None = None,
+        scheduled_for: datetime | None = None,
+        source: str | None = None,
     ) -> None:
         """Record a new run and its nodes, in graph order.
 
@@ -418,6 +422,8 @@ class MetadataStore:
                 "code_hash": code_hash,
                 "environment": dict(environment) if environment is not None else None,
                 "runner": runner,
+                "scheduled_for": scheduled_for,
+                "source": source,
             },
         )
         _insert_task_runs(tx, run_id, task_runs, first_seq=0)
@@ -1056,4 +1062,6 @@ def _run(row: AnyRow, tasks: Mapping[str, TaskRun], points: Sequence[Metric] = (
         parent_run_id=row.parent_run_id,
         trigger=row.trigger,
         heartbeat_at=row.heartbeat_at,
+        scheduled_for=row.scheduled_for,
+        source=row.source,
     )

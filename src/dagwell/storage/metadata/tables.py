@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -93,6 +94,13 @@ runs = Table(
     Column("environment", JSON(none_as_null=True)),
     # "host:pid" of the process running the run, to tell a dead runner from a live one.
     Column("runner", String),
+    # The logical time of a scheduled, backfilled or caught-up run (dw.current().scheduled_for).
+    Column("scheduled_for", UTCDateTime, index=True),
+    # "FILE:NAME" of the pipeline, for runs a scheduler daemon starts (queued, resumed).
+    Column("source", Text),
+    # "pipeline|logical time" for runs a schedule or backfill queued: unique, so no logical
+    # time is ever queued twice, even by several schedulers at once.
+    Column("claim_key", String, unique=True),
 )
 
 task_runs = Table(
@@ -247,3 +255,72 @@ run_datasets = Table(
     Index(None, "uri", "version"),
 )
 """Which node of which run read which dataset version: the first edges of lineage."""
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("pipeline", String, primary_key=True),
+    # "FILE:NAME" the daemon loaded the pipeline from.
+    Column("source", Text, nullable=False),
+    # Cron text ("0 3 * * *", "@daily") or an interval ("every 30s").
+    Column("schedule", String, nullable=False),
+    Column("timezone", String, nullable=False),
+    Column("start_at", UTCDateTime),
+    Column("catchup", Boolean, nullable=False),
+    Column("max_active_runs", Integer, nullable=False),
+    Column("params", JSON, nullable=False),
+    # The newest logical time queued so far; the next due time follows it.
+    Column("last_scheduled_for", UTCDateTime),
+    Column("next_due_at", UTCDateTime),
+    # False once the pipeline is gone from the files the daemon reads.
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""The schedules a scheduler daemon registered from its pipeline files."""
+
+load_errors = Table(
+    "load_errors",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("error", Text, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+"""Pipeline files the daemon could not load, with the reason, until they load again."""
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("slots", Integer, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Named pools: at most ``slots`` attempts of tasks in a pool run at once, across runs."""
+
+pool_leases = Table(
+    "pool_leases",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("node", String, primary_key=True),
+    Column("pool", String, ForeignKey("pools.name", ondelete="CASCADE"), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Index(None, "pool"),
+)
+"""Which node of which run holds a slot of which pool, while its attempt runs."""
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String, primary_key=True),
+    # failure, retry, success or sla_miss
+    Column("kind", String, nullable=False, index=True),
+    Column("pipeline", String, nullable=False),
+    Column("run_id", String, nullable=False, index=True),
+    Column("node", String),
+    Column("attempt", Integer),
+    Column("summary", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    # One entry per notifier: its name, whether it delivered, tries and last error.
+    Column("deliveries", JSON, nullable=False),
+)
+"""Every alert raised (a failure, a retry, a success or a missed SLA) and its deliveries."""

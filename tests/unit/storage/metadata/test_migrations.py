@@ -40,6 +40,11 @@ TABLES = {
     "model_aliases",
     "dataset_versions",
     "run_datasets",
+    "schedules",
+    "load_errors",
+    "pools",
+    "pool_leases",
+    "alerts",
 }
 
 
