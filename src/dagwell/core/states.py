@@ -78,8 +78,9 @@ RUN_FINISHED = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLE
 
 _T = TaskState
 TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    # PENDING -> FAILED: a node that may not start (its last attempt was lost).
     _T.PENDING: frozenset(
-        {_T.RUNNING, _T.CACHED, _T.REUSED, _T.SKIPPED, _T.UPSTREAM_FAILED, _T.CANCELLED}
+        {_T.RUNNING, _T.CACHED, _T.REUSED, _T.SKIPPED, _T.FAILED, _T.UPSTREAM_FAILED, _T.CANCELLED}
     ),
     _T.RUNNING: frozenset({_T.SUCCEEDED, _T.FAILED, _T.RETRYING, _T.CANCELLED}),
     _T.RETRYING: frozenset({_T.RUNNING, _T.CANCELLED}),

@@ -43,6 +43,7 @@ class AttemptSpec:
     log_path: str | None
     params: Mapping[str, Any] = field(default_factory=dict)
     fd_capture: bool = True
+    scheduled_for: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
         node=spec.node,
         attempt=spec.attempt,
         params=spec.params,
+        scheduled_for=spec.scheduled_for,
         artifacts_url=spec.artifacts_url,
     )
     store = artifact_store(spec.artifacts_url)

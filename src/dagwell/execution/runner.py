@@ -17,6 +17,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -91,8 +92,11 @@ class Runner:
         reuse: Mapping[str, Mapping[str, StoredValue]] | None = None,
         use_cache: bool = True,
         dataset_versions: Mapping[str, Mapping[str, str]] | None = None,
+        scheduled_for: datetime | None = None,
+        attempts_used: Mapping[str, int] | None = None,
     ) -> None:
         self.graph = graph
+        self.scheduled_for = scheduled_for
         self.run_id = run_id
         self.reuse = dict(reuse or {})
         self.use_cache = use_cache
@@ -106,7 +110,9 @@ class Runner:
         self.clock = clock
         self.nodes: dict[str, Node] = dict(graph.nodes)
         self.status: dict[str, TaskState] = {n: TaskState.PENDING for n in self.nodes}
+        # Attempts lost with a dead runner count against a node's retries when it resumes.
         self.attempts: dict[str, int] = dict.fromkeys(self.nodes, 0)
+        self.attempts.update({n: k for n, k in (attempts_used or {}).items() if n in self.nodes})
         self.outputs: dict[str, dict[str, StoredValue]] = {}
         self.waiting_on: dict[str, int] = {n: len(node.upstream) for n, node in self.nodes.items()}
         self.downstream: dict[str, list[str]] = {n: list(d) for n, d in graph.downstream.items()}
@@ -219,6 +225,13 @@ class Runner:
         args = replace_refs(node.args, self._stored)
         kwargs = replace_refs(dict(node.kwargs), self._stored)
         attempt = self.attempts[node_id] + 1
+        if attempt > node.task.retries + 1:
+            self._fail_unstarted(
+                tx,
+                node_id,
+                f"its last allowed attempt ({attempt - 1}) was lost when its runner died",
+            )
+            return None
         if attempt == 1 and node.task.cache and self.use_cache:
             hit = self._look_up_cache(tx, node, args, kwargs)
             if hit is not None:
@@ -239,7 +252,16 @@ class Runner:
             log_path=log_path,
             params=self.params,
             fd_capture=self.executor.name != "inline",
+            scheduled_for=self.scheduled_for,
         )
+
+    def _fail_unstarted(self, tx: Connection, node_id: str, error: str) -> None:
+        """Fail a node without starting an attempt (an expansion error, no retries left)."""
+        self.store.set_task_status(
+            tx, self.run_id, [node_id], TaskState.FAILED, at=now(), error=error
+        )
+        self._set(node_id, TaskState.FAILED, self.attempts[node_id], error)
+        self._node_finished(tx, node_id, ok=False)
 
     def _look_up_cache(
         self, tx: Connection, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -287,11 +309,7 @@ class Runner:
                 f"{parent.task.name}.map() needs a list to map over, but node "
                 f"{parent.map_spec.over.node!r} returned {source.type_name}"
             )
-            self.store.set_task_status(
-                tx, self.run_id, [parent.id], TaskState.FAILED, at=now(), error=error
-            )
-            self._set(parent.id, TaskState.FAILED, 0, error)
-            self._node_finished(tx, parent.id, ok=False)
+            self._fail_unstarted(tx, parent.id, error)
             return
         from dagwell.storage.metadata.store import NewTaskRun
 
