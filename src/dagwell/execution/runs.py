@@ -22,9 +22,11 @@ from dagwell.core.records import Run
 from dagwell.core.refs import Ref
 from dagwell.core.states import RunState, TaskState
 from dagwell.errors import DefinitionError, SerializationError
+from dagwell.execution.alerts import alert_hooks
 from dagwell.execution.attempt import artifact_store, load_value, now
 from dagwell.execution.executors import make_executor
-from dagwell.execution.hooks import Hooks
+from dagwell.execution.hooks import HookList, Hooks
+from dagwell.execution.pools import check_pools
 from dagwell.execution.runner import Runner
 from dagwell.settings import Settings
 from dagwell.storage.shared import metadata_store
@@ -86,6 +88,7 @@ def execute_pipeline(
     cache: bool = True,
     rerun_of: Run | None = None,
     dataset_paths: Callable[[Graph], Graph] | None = None,
+    scheduled_for: datetime | None = None,
 ) -> Run:
     """Build, record and drive one run.
 
@@ -104,7 +107,6 @@ def execute_pipeline(
     if not any(node.map_spec for node in graph.nodes.values()):
         workers = max(1, min(workers, len(graph.nodes)))  # idle workers only cost start-up
     if settings.openlineage:
-        from dagwell.execution.hooks import HookList
         from dagwell.execution.openlineage import OpenLineageHooks
 
         lineage = OpenLineageHooks(
@@ -113,10 +115,14 @@ def execute_pipeline(
             artifacts_url=settings.artifacts_url,
         )
         hooks = HookList([hooks, lineage]) if hooks is not None else lineage
+    store = metadata_store(settings.db_url)
+    check_pools(graph, store)
+    alerting = alert_hooks(pipeline, graph, store, scheduled_for=scheduled_for)
+    if alerting is not None:
+        hooks = HookList([hooks, alerting]) if hooks is not None else alerting
     code = code_and_environment(pipeline, settings)  # in a thread, joined before recording
     pool = make_executor(executor, workers)
     try:
-        store = metadata_store(settings.db_url)
         run_id = new_run_id()
         _record_start(store, graph, run_id, bound, pool.name, datasets, code(), resumed, rerun_of)
         Runner(
@@ -131,6 +137,7 @@ def execute_pipeline(
             reuse=reusable_outputs(resumed) if resumed is not None else None,
             use_cache=cache,
             dataset_versions=_versions_by_node(graph, datasets),
+            scheduled_for=scheduled_for,
         ).execute()
     finally:
         pool.shutdown()

@@ -169,7 +169,7 @@ class ModelStore:
 
         >>> [(m.name, m.latest_version) for m in store.models.models()]
         """
-        with self._store._reading() as conn:
+        with self._store.reading() as conn:
             rows = conn.execute(
                 select(
                     model_versions.c.name,
@@ -206,7 +206,7 @@ class ModelStore:
             query = query.where(model_versions.c.name == name)
         if run_id is not None:
             query = query.where(model_versions.c.run_id == run_id)
-        with self._store._reading() as conn:
+        with self._store.reading() as conn:
             rows = conn.execute(query).all()
             if not rows and name is not None and not _exists(conn, name):
                 raise _unknown_model(conn, name)
@@ -226,7 +226,7 @@ class ModelStore:
                 f"ask for a version or an alias of model {name!r}, not both "
                 f"(got version {version!r} and alias {alias!r})"
             )
-        with self._store._reading() as conn:
+        with self._store.reading() as conn:
             if alias is not None:
                 version = conn.execute(
                     select(model_aliases.c.version).where(

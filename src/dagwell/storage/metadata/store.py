@@ -269,7 +269,8 @@ class MetadataStore:
             raise self._storage_error(exc) from exc
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads (SQLite: a separate pool, so reads never wait on a writer)."""
         self._ensure_schema()
         try:
             with self._reader.connect() as conn:
@@ -315,12 +316,12 @@ class MetadataStore:
 
     def cache_entry(self, run_id: str, node: str) -> tuple[str | None, Any, str | None]:
         """``(cache_key, cache_parts, cached_from)`` of ``node`` in ``run_id``."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return cache.entry_of(conn, run_id, node)
 
     def previous_cache_entry(self, task: str, node: str, run_id: str) -> CacheEntry | None:
         """The newest keyed call of ``task`` at ``node`` in a run older than ``run_id``."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return cache.previous_entry(conn, task, node, run_id)
 
     def clear_cache(self, task: str | None = None) -> int:
@@ -332,27 +333,27 @@ class MetadataStore:
 
     def artifact_producers(self, prefix: str) -> list[tuple[str, str, str]]:
         """``(hash, run, node)`` of task runs that output an artifact with this hash prefix."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return lineage.producers(conn, prefix)
 
     def dataset_readers(self, uri: str, version: str | None = None) -> list[tuple[str, str, str]]:
         """``(version, run, node)`` of task runs that read ``uri``."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return lineage.readers(conn, uri, version)
 
     def datasets_read(self, run_id: str, node: str) -> list[tuple[str, str]]:
         """``(uri, version)`` of the datasets ``node`` of ``run_id`` read."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return lineage.datasets_read(conn, run_id, node)
 
     def models_by_artifact(self, prefix: str) -> list[tuple[str, int]]:
         """``(name, version)`` of model versions whose artifact hash starts with ``prefix``."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return lineage.models_by_artifact(conn, prefix)
 
     def models_logged(self, run_id: str, node: str) -> list[tuple[str, int]]:
         """``(name, version)`` of the model versions ``node`` of ``run_id`` registered."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return lineage.models_logged(conn, run_id, node)
 
     # -- datasets (queries in datasets.py) ----------------------------------------------------
@@ -375,7 +376,7 @@ class MetadataStore:
 
         >>> [v.version[:12] for v in store.list_dataset_versions("/data/churn.csv")]
         """
-        with self._reading() as conn:
+        with self.reading() as conn:
             return list_dataset_versions(conn, uri)
 
     # -- writes -------------------------------------------------------------------------------
@@ -808,7 +809,7 @@ class MetadataStore:
         >>> store.get_run("3f2a").tasks["fit"].attempts[-1].status
         <AttemptState.SUCCEEDED: 'succeeded'>
         """
-        with self._reading() as conn:
+        with self.reading() as conn:
             row: AnyRow | None = conn.execute(_SELECT_RUNS.where(runs.c.id == run_id)).first()
             if row is None:
                 row = self._find_by_prefix(conn, run_id)
@@ -860,7 +861,7 @@ class MetadataStore:
             query = query.where(runs.c.created_at >= since)
         query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
         ids = query.subquery()
-        with self._reading() as conn:
+        with self.reading() as conn:
             run_rows = conn.execute(
                 _SELECT_RUNS.join(ids, ids.c.id == runs.c.id).order_by(
                     runs.c.created_at.desc(), runs.c.id.desc()
