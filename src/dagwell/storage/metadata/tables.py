@@ -256,27 +256,31 @@ run_datasets = Table(
 )
 """Which node of which run read which dataset version: the first edges of lineage."""
 
-schedules = Table(
-    "schedules",
+pipelines = Table(
+    "pipelines",
     metadata,
-    Column("pipeline", String, primary_key=True),
+    Column("name", String, primary_key=True),
     # "FILE:NAME" the daemon loaded the pipeline from.
     Column("source", Text, nullable=False),
-    # Cron text ("0 3 * * *", "@daily") or an interval ("every 30s").
-    Column("schedule", String, nullable=False),
-    Column("timezone", String, nullable=False),
+    Column("description", Text, nullable=False),
+    # The pipeline's params: name, type and default (as text), for forms and listings.
+    Column("params", JSON, nullable=False),
+    Column("max_active_runs", Integer, nullable=False),
+    # Cron text ("0 3 * * *", "@daily") or an interval ("every 30s"); null: not scheduled.
+    Column("schedule", String),
+    Column("timezone", String),
     Column("start_at", UTCDateTime),
     Column("catchup", Boolean, nullable=False),
-    Column("max_active_runs", Integer, nullable=False),
-    Column("params", JSON, nullable=False),
-    # The newest logical time queued so far; the next due time follows it.
+    # The params of scheduled runs.
+    Column("schedule_params", JSON, nullable=False),
+    # The newest logical time queued so far, and the next one due.
     Column("last_scheduled_for", UTCDateTime),
     Column("next_due_at", UTCDateTime),
     # False once the pipeline is gone from the files the daemon reads.
     Column("active", Boolean, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
-"""The schedules a scheduler daemon registered from its pipeline files."""
+"""The pipelines a scheduler daemon registered from its files, with their schedules."""
 
 load_errors = Table(
     "load_errors",

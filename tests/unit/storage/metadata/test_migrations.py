@@ -40,7 +40,7 @@ TABLES = {
     "model_aliases",
     "dataset_versions",
     "run_datasets",
-    "schedules",
+    "pipelines",
     "load_errors",
     "pools",
     "pool_leases",

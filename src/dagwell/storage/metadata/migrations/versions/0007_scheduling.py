@@ -1,4 +1,4 @@
-"""Scheduling: logical times and sources of runs, schedules, load errors, pools and alerts.
+"""Scheduling: logical times and sources of runs, registered pipelines, load errors, pools and alerts.
 
 Revision ID: 0007
 Revises: 0006
@@ -26,20 +26,22 @@ def upgrade() -> None:
         batch.create_index(batch.f("ix_runs_scheduled_for"), ["scheduled_for"])
         batch.create_unique_constraint(batch.f("uq_runs_claim_key"), ["claim_key"])
     op.create_table(
-        "schedules",
-        sa.Column("pipeline", sa.String(), nullable=False),
+        "pipelines",
+        sa.Column("name", sa.String(), nullable=False),
         sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("schedule", sa.String(), nullable=False),
-        sa.Column("timezone", sa.String(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("max_active_runs", sa.Integer(), nullable=False),
+        sa.Column("schedule", sa.String(), nullable=True),
+        sa.Column("timezone", sa.String(), nullable=True),
         sa.Column("start_at", sa.DateTime(), nullable=True),
         sa.Column("catchup", sa.Boolean(), nullable=False),
-        sa.Column("max_active_runs", sa.Integer(), nullable=False),
-        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("schedule_params", sa.JSON(), nullable=False),
         sa.Column("last_scheduled_for", sa.DateTime(), nullable=True),
         sa.Column("next_due_at", sa.DateTime(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("pipeline", name=op.f("pk_schedules")),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_pipelines")),
     )
     op.create_table(
         "load_errors",
@@ -94,7 +96,7 @@ def downgrade() -> None:
     op.drop_table("pool_leases")
     op.drop_table("pools")
     op.drop_table("load_errors")
-    op.drop_table("schedules")
+    op.drop_table("pipelines")
     with op.batch_alter_table("runs") as batch:
         batch.drop_constraint(batch.f("uq_runs_claim_key"), type_="unique")
         batch.drop_index(batch.f("ix_runs_scheduled_for"))
