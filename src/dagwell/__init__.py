@@ -11,6 +11,8 @@
 4
 """
 
+from dagwell.core.alerts import Alert as Alert
+from dagwell.core.alerts import AlertKind as AlertKind
 from dagwell.core.context import TaskContext as TaskContext
 from dagwell.core.context import current as current
 from dagwell.core.datasets import Dataset as Dataset
@@ -24,6 +26,8 @@ from dagwell.core.records import CodeSnapshot as CodeSnapshot
 from dagwell.core.records import Metric as Metric
 from dagwell.core.records import Run as Run
 from dagwell.core.records import TaskRun as TaskRun
+from dagwell.core.schedules import Schedule as Schedule
+from dagwell.core.schedules import every as every
 from dagwell.core.states import RunState as RunState
 from dagwell.core.states import TaskState as TaskState
 from dagwell.core.task import Task as Task
@@ -40,10 +44,15 @@ from dagwell.errors import StorageError as StorageError
 from dagwell.errors import TaskError as TaskError
 from dagwell.errors import TaskTimeoutError as TaskTimeoutError
 from dagwell.errors import WorkerDiedError as WorkerDiedError
+from dagwell.execution import notifiers as notify  # noqa: F401 - a namespace: dw.notify.log()
+from dagwell.execution.alerts import list_alerts as list_alerts
 from dagwell.execution.caching import clear_cache as clear_cache
 from dagwell.execution.caching import why as why
 from dagwell.execution.hooks import Hooks as Hooks
 from dagwell.execution.loader import load_pipeline as load_pipeline
+from dagwell.execution.pools import delete_pool as delete_pool
+from dagwell.execution.pools import list_pools as list_pools
+from dagwell.execution.pools import set_pool as set_pool
 from dagwell.execution.rerun import reproduced as reproduced
 from dagwell.execution.rerun import rerun as rerun
 from dagwell.execution.runs import get_run as get_run
@@ -51,6 +60,10 @@ from dagwell.execution.runs import list_datasets as list_datasets
 from dagwell.execution.runs import list_runs as list_runs
 from dagwell.execution.runs import resume as resume
 from dagwell.execution.runs import run as run
+from dagwell.scheduling.triggers import Backfill as Backfill
+from dagwell.scheduling.triggers import backfill as backfill
+from dagwell.scheduling.triggers import registered_pipelines as registered_pipelines
+from dagwell.scheduling.triggers import trigger as trigger
 from dagwell.settings import Settings as Settings
 from dagwell.tracking.lineage import LineageNode as LineageNode
 from dagwell.tracking.lineage import lineage as lineage
@@ -64,7 +77,10 @@ from dagwell.tracking.registry import models as models
 __version__ = "0.1.0"
 
 __all__ = [
+    "Alert",
+    "AlertKind",
     "Attempt",
+    "Backfill",
     "CodeSnapshot",
     "CycleError",
     "DagwellError",
@@ -81,6 +97,7 @@ __all__ = [
     "PipelineLoadError",
     "Run",
     "RunState",
+    "Schedule",
     "SerializationError",
     "Settings",
     "StorageError",
@@ -91,12 +108,17 @@ __all__ = [
     "TaskState",
     "TaskTimeoutError",
     "WorkerDiedError",
+    "backfill",
     "clear_cache",
     "current",
     "dataset",
+    "delete_pool",
+    "every",
     "get_run",
     "lineage",
+    "list_alerts",
     "list_datasets",
+    "list_pools",
     "list_runs",
     "load_pipeline",
     "log_metric",
@@ -106,11 +128,14 @@ __all__ = [
     "log_params",
     "models",
     "pipeline",
+    "registered_pipelines",
     "reproduced",
     "rerun",
     "resume",
     "run",
+    "set_pool",
     "shell",
     "task",
+    "trigger",
     "why",
 ]

@@ -88,13 +88,17 @@ def execute_pipeline(
     cache: bool = True,
     rerun_of: Run | None = None,
     dataset_paths: Callable[[Graph], Graph] | None = None,
-    scheduled_for: datetime | None = None,
+    claimed: Run | None = None,
+    attempts_used: Mapping[str, int] | None = None,
 ) -> Run:
     """Build, record and drive one run.
 
     ``resumed`` is the run whose successes it reuses; ``rerun_of`` the run it repeats, and
     ``dataset_paths`` rewrites the graph's datasets to the versions that run read.
+    ``claimed`` is a queued run a scheduler claimed: this run takes its id and logical
+    time. ``attempts_used`` counts, per node, attempts lost with a dead runner.
     """
+    scheduled_for = claimed.scheduled_for if claimed is not None else None
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise DefinitionError(f"workers must be at least 1, got {workers}")
@@ -123,8 +127,10 @@ def execute_pipeline(
     code = code_and_environment(pipeline, settings)  # in a thread, joined before recording
     pool = make_executor(executor, workers)
     try:
-        run_id = new_run_id()
-        _record_start(store, graph, run_id, bound, pool.name, datasets, code(), resumed, rerun_of)
+        run_id = claimed.id if claimed is not None else new_run_id()
+        _record_start(
+            store, graph, run_id, bound, pool.name, datasets, code(), resumed, rerun_of, claimed
+        )
         Runner(
             graph,
             run_id=run_id,
@@ -138,6 +144,7 @@ def execute_pipeline(
             use_cache=cache,
             dataset_versions=_versions_by_node(graph, datasets),
             scheduled_for=scheduled_for,
+            attempts_used=attempts_used,
         ).execute()
     finally:
         pool.shutdown()
@@ -213,41 +220,72 @@ def _record_start(
     code: tuple[str | None, Mapping[str, Any] | None] = (None, None),
     resumed: Run | None = None,
     rerun_of: Run | None = None,
+    claimed: Run | None = None,
 ) -> None:
     from dagwell.storage.metadata.store import NewTaskRun
 
     parent = resumed or rerun_of
     trigger = "resume" if resumed is not None else "rerun" if rerun_of is not None else "manual"
-
+    runner = f"{socket.gethostname()}:{os.getpid()}"
     rows = [
         NewTaskRun(node=node.id, task=node.task.name, upstream=node.upstream)
         for node in (graph.nodes[n] for n in graph.order())
     ]
     with store.transaction() as tx:
-        store.create_run(
-            tx,
-            run_id=run_id,
-            pipeline=graph.pipeline,
-            params=_jsonable(params),
-            started_at=now(),
-            executor=executor,
-            task_runs=rows,
-            code_hash=code[0],
-            environment=code[1],
-            runner=f"{socket.gethostname()}:{os.getpid()}",
-            parent_run_id=parent.id if parent is not None else None,
-            trigger=trigger,
-        )
+        if claimed is not None:
+            _start_claimed(store, tx, claimed, rows, executor, code, runner)
+        else:
+            store.create_run(
+                tx,
+                run_id=run_id,
+                pipeline=graph.pipeline,
+                params=jsonable_params(params),
+                started_at=now(),
+                executor=executor,
+                task_runs=rows,
+                code_hash=code[0],
+                environment=code[1],
+                runner=runner,
+                parent_run_id=parent.id if parent is not None else None,
+                trigger=trigger,
+            )
         if datasets:
             store.record_dataset_uses(tx, run_id, datasets, now())
         if resumed is not None and resumed.status in (RunState.RUNNING, RunState.QUEUED):
             _settle_dead_run(store, tx, resumed, run_id)
 
 
+def _start_claimed(
+    store: MetadataStore,
+    tx: Connection,
+    claimed: Run,
+    rows: Sequence[Any],
+    executor: str,
+    code: tuple[str | None, Mapping[str, Any] | None],
+    runner: str,
+) -> None:
+    from dagwell.errors import DagwellError
+    from dagwell.storage.metadata.queue import start_claimed
+
+    started = start_claimed(
+        tx,
+        claimed.id,
+        executor=executor,
+        started_at=now(),
+        runner=runner,
+        code_hash=code[0],
+        environment=code[1],
+    )
+    if not started:
+        raise DagwellError(f"run {claimed.id} is no longer claimed (cancelled or taken over)")
+    store.add_task_runs(tx, claimed.id, rows)
+
+
 def _settle_dead_run(store: MetadataStore, tx: Connection, dead: Run, successor: str) -> None:
     """Record a run whose runner died as failed, with its running attempts."""
     from dagwell.core.records import AttemptEnd
     from dagwell.core.states import AttemptState
+    from dagwell.storage.metadata.pools import release_run
 
     at = now()
     error = f"its runner ({dead.runner or 'unknown process'}) died; resumed as run {successor}"
@@ -258,6 +296,7 @@ def _settle_dead_run(store: MetadataStore, tx: Connection, dead: Run, successor:
         if a.status == AttemptState.RUNNING
     ]
     store.record_attempts(tx, dead.id, ends=ends)
+    release_run(tx, dead.id)  # its pool slots
     store.finish_run(tx, dead.id, status=RunState.FAILED, ended_at=at, error=error)
 
 
@@ -355,7 +394,8 @@ def _pipeline_of(found: Run) -> Pipeline:
     return pipelines[found.pipeline]
 
 
-def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+def jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params as JSON, non-JSON values as text that ``Pipeline.bind(from_text=True)`` reads."""
     import json
 
     from dagwell.core.pipeline import to_text

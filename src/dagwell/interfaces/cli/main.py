@@ -43,12 +43,15 @@ def cli(ctx: click.Context, home: str | None, db_url: str | None, artifacts: str
 
 def _register() -> None:
     from dagwell.interfaces.cli import (
+        alert_commands,
         cache_commands,
         compare_commands,
         inspect_commands,
         lineage_commands,
         model_commands,
+        pool_commands,
         run_commands,
+        schedule_commands,
     )
 
     commands = (
@@ -58,6 +61,9 @@ def _register() -> None:
         *compare_commands.COMMANDS,
         *cache_commands.COMMANDS,
         *lineage_commands.COMMANDS,
+        *alert_commands.COMMANDS,
+        *pool_commands.COMMANDS,
+        *schedule_commands.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)

@@ -1,0 +1,205 @@
+"""Queuing runs for the daemon: ``dw.trigger`` (one run now) and ``dw.backfill`` (past times).
+
+A queued run records the pipeline's source (``FILE:NAME``), its params as JSON and, for a
+backfill, its logical time; the scheduler daemon claims it and runs it. Params are checked
+here, so a mistake fails at once, not later in the daemon.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dagwell.core.pipeline import Pipeline
+from dagwell.core.records import Run
+from dagwell.core.schedules import Schedule
+from dagwell.errors import DefinitionError, NotFoundError
+from dagwell.execution.attempt import now
+from dagwell.execution.runs import get_run, jsonable_params, new_run_id
+from dagwell.settings import Settings
+from dagwell.storage.shared import metadata_store
+
+if TYPE_CHECKING:
+    from dagwell.storage.metadata.registered import RegisteredPipeline
+
+MAX_BACKFILL = 10_000
+"""The most runs one backfill may queue."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A pipeline to queue runs of, with the ``FILE:NAME`` the daemon loads it from."""
+
+    pipeline: Pipeline
+    source: str
+
+
+def resolve(ref: Pipeline | str, settings: Settings) -> Target:
+    """The pipeline ``ref`` names: a Pipeline, ``FILE[:NAME]``, or a registered name.
+
+    >>> resolve("churn", settings).source
+    '/srv/pipelines/churn.py:churn'
+    """
+    from dagwell.execution.loader import load_pipeline, split_spec
+
+    if isinstance(ref, Pipeline):
+        file = inspect.getsourcefile(ref.fn)
+        if file is None or not Path(file).is_file():
+            raise DefinitionError(
+                f"pipeline {ref.name!r} is not defined in a file, so a scheduler cannot load "
+                "it; define it in a .py file"
+            )
+        return Target(ref, f"{Path(file).resolve()}:{ref.name}")
+    path, _ = split_spec(ref)
+    if path.suffix == ".py" or path.exists():
+        pipeline = load_pipeline(ref)
+        return Target(pipeline, f"{path.resolve()}:{pipeline.name}")
+    from dagwell.storage.metadata.registered import get_pipeline, list_pipelines
+
+    store = metadata_store(settings.db_url)
+    with store.reading() as conn:
+        found = get_pipeline(conn, ref)
+        known = [p.name for p in list_pipelines(conn)] if found is None else []
+    if found is None:
+        listed = ", ".join(known) or "none yet"
+        raise NotFoundError(
+            f"no pipeline named {ref!r} is registered (registered: {listed}); pass FILE:NAME, "
+            "or start `dagwell scheduler PATH` so it registers the pipelines in PATH"
+        )
+    return Target(load_pipeline(found.source), found.source)
+
+
+def trigger(
+    pipeline: Pipeline | str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    params_from_text: bool = False,
+) -> Run:
+    """Queue one run of ``pipeline`` for the scheduler daemon; return the queued :class:`Run`.
+
+    ``pipeline`` is a Pipeline, ``"FILE[:NAME]"`` or the name of a registered pipeline.
+
+    >>> queued = dw.trigger("churn", params={"C": 0.5})
+    >>> queued.status
+    <RunState.QUEUED: 'queued'>
+    """
+    from dagwell.storage.metadata.queue import queue_run
+
+    settings = settings or Settings.from_env()
+    target = resolve(pipeline, settings)
+    bound = target.pipeline.bind(params, from_text=params_from_text)
+    run_id = new_run_id()
+    store = metadata_store(settings.db_url)
+    with store.transaction() as tx:
+        queue_run(
+            tx,
+            run_id=run_id,
+            pipeline=target.pipeline.name,
+            params=jsonable_params(bound),
+            source=target.source,
+            trigger="manual",
+            created_at=now(),
+        )
+    return get_run(run_id, settings=settings)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """What a backfill did: ``(run id, logical time)`` of each run it queued, oldest first,
+    and the logical times it skipped because they had a run already."""
+
+    queued: list[tuple[str, datetime]]
+    skipped: list[datetime]
+
+
+def backfill(
+    pipeline: Pipeline | str,
+    start: date | datetime,
+    end: date | datetime,
+    *,
+    params: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+    params_from_text: bool = False,
+) -> Backfill:
+    """Queue one run per scheduled time from ``start`` to ``end`` (both included).
+
+    Dates and naive datetimes are read in the schedule's time zone; a date as ``end``
+    includes its whole day. Times that already have a run are skipped. ``params`` override
+    the schedule's params.
+
+    >>> done = dw.backfill("nightly", date(2026, 1, 1), date(2026, 1, 7))
+    >>> len(done.queued), done.skipped
+    """
+    from dagwell.storage.metadata.queue import claim_key, queue_run, scheduled_times
+
+    settings = settings or Settings.from_env()
+    target = resolve(pipeline, settings)
+    schedule = target.pipeline.schedule
+    if schedule is None:
+        raise DefinitionError(
+            f"pipeline {target.pipeline.name!r} has no schedule, so it has no times to "
+            "backfill; give it one with @dw.pipeline(schedule=...), or use dagwell trigger"
+        )
+    first, last = _moment(start, schedule, end=False), _moment(end, schedule, end=True)
+    if last < first:
+        raise DefinitionError(
+            f"the backfill range is reversed: --start {start} is after --end {end}"
+        )
+    times = schedule.times(first - timedelta(microseconds=1), last, limit=MAX_BACKFILL)
+    if not times:
+        raise DefinitionError(
+            f"schedule {schedule.text!r} of pipeline {target.pipeline.name!r} has no time "
+            f"between {first.isoformat()} and {last.isoformat()}; nothing to backfill"
+        )
+    given = {**schedule.params, **(params or {})}
+    bound = jsonable_params(target.pipeline.bind(given, from_text=params_from_text))
+    name = target.pipeline.name
+    keys = {claim_key(name, t): t for t in times}
+    store = metadata_store(settings.db_url)
+    queued: list[tuple[str, datetime]] = []
+    with store.transaction() as tx:
+        taken = scheduled_times(tx, name, list(keys))
+        for key, moment in keys.items():
+            run_id = new_run_id()
+            if key not in taken and queue_run(
+                tx,
+                run_id=run_id,
+                pipeline=name,
+                params=bound,
+                source=target.source,
+                trigger="backfill",
+                created_at=now(),
+                scheduled_for=moment,
+                key=key,
+            ):
+                queued.append((run_id, moment))
+    return Backfill(queued, [keys[k] for k in keys if k in taken])
+
+
+def _moment(value: date | datetime, schedule: Schedule, *, end: bool) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(schedule.timezone)
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.max if end else time.min)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value
+
+
+def registered_pipelines(*, settings: Settings | None = None) -> list[RegisteredPipeline]:
+    """The pipelines a scheduler daemon registered (still in its files), by name.
+
+    >>> [(p.name, p.schedule) for p in dw.registered_pipelines()]
+    [('churn', '0 3 * * *')]
+    """
+    from dagwell.storage.metadata.registered import list_pipelines
+
+    settings = settings or Settings.from_env()
+    with metadata_store(settings.db_url).reading() as conn:
+        return list_pipelines(conn)
