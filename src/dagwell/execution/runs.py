@@ -450,9 +450,14 @@ def list_runs(
     status: str | RunState | None = None,
     limit: int | None = 20,
     since: datetime | None = None,
+    until: datetime | None = None,
+    trigger: str | None = None,
     settings: Settings | None = None,
 ) -> list[Run]:
-    """Recorded runs, newest first, filtered by pipeline name, status and start time.
+    """Recorded runs, newest first, filtered by pipeline, status, creation time and trigger.
+
+    ``since`` and ``until`` keep runs created in ``[since, until)``; ``trigger`` is how
+    runs started: manual, schedule, backfill, resume or rerun.
 
     >>> [r.id for r in dw.list_runs(pipeline="churn", status="failed", limit=5)]
     """
@@ -464,7 +469,13 @@ def list_runs(
             valid = ", ".join(s.value for s in RunState)
             raise DefinitionError(f"unknown run status {status!r}; use one of: {valid}") from None
     found = metadata_store(settings.db_url).list_runs(
-        pipeline=pipeline, status=status, limit=limit, since=since, with_tasks=True
+        pipeline=pipeline,
+        status=status,
+        limit=limit,
+        since=since,
+        until=until,
+        trigger=trigger,
+        with_tasks=True,
     )
     return [_with_loader(r, settings) for r in found]
 

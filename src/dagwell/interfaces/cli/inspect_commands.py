@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +27,60 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+def _moment(text: str | None, option: str) -> datetime | None:
+    """A ``--since``/``--until`` value: ISO date or date-time (local time when naive), or
+    a span back from now such as ``30m``, ``12h``, ``7d``."""
+    if text is None:
+        return None
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].isdigit():
+        return datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a date (2026-01-31), a date and time (2026-01-31T03:00) or a span "
+            f"back from now (30m, 12h, 7d), got {text!r}",
+            param_hint=option,
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
 @click.command("runs")
 @click.option("--pipeline", help="Only runs of this pipeline.")
-@click.option("--status", help="Only runs in this state (running, succeeded, failed…).")
+@click.option("--status", help="Only runs in this state (queued, running, succeeded, failed…).")
+@click.option("--since", help="Only runs created at or after: a date, date-time, or 7d / 12h.")
+@click.option("--until", help="Only runs created before: a date, date-time, or 7d / 12h.")
+@click.option(
+    "--trigger",
+    type=click.Choice(["manual", "schedule", "backfill", "resume", "rerun"]),
+    help="Only runs started this way.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def runs_command(
-    ctx: CliContext, pipeline: str | None, status: str | None, limit: int, as_json: bool
+    ctx: CliContext,
+    pipeline: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    trigger: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """List recent runs, newest first."""
     from dagwell.execution.runs import list_runs
 
-    found = list_runs(pipeline=pipeline, status=status, limit=limit, settings=ctx.settings)
+    found = list_runs(
+        pipeline=pipeline,
+        status=status,
+        since=_moment(since, "--since"),
+        until=_moment(until, "--until"),
+        trigger=trigger,
+        limit=limit,
+        settings=ctx.settings,
+    )
     if as_json:
         _print_json([r.to_dict(with_tasks=False) for r in found])
         return
@@ -46,11 +88,17 @@ def runs_command(
         ctx.console.print("no runs recorded yet; start one with: dagwell run FILE")
         return
     table = Table(box=None, header_style="bold")
-    for column in ("run", "pipeline", "status", "started", "duration", "nodes"):
+    for column in ("run", "pipeline", "status", "trigger", "started", "duration", "nodes"):
         table.add_column(column)
     for r in found:
         table.add_row(
-            r.id, r.pipeline, styled(r.status.value), _when(r), _secs(r.duration), str(len(r.tasks))
+            r.id,
+            r.pipeline,
+            styled(r.status.value),
+            r.trigger,
+            _when(r),
+            _secs(r.duration),
+            str(len(r.tasks)),
         )
     ctx.console.print(table)
 
@@ -72,6 +120,14 @@ def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
         f"[bold]run {found.id}[/]  pipeline {found.pipeline}  ", styled(found.status.value)
     )
     console.print(f"started {_when(found)}  duration {_secs(found.duration)}")
+    origin = f"trigger {found.trigger}"
+    if found.scheduled_for is not None:
+        origin += f"  scheduled for {found.scheduled_for.astimezone():%Y-%m-%d %H:%M:%S %Z}"
+    if found.parent_run_id:
+        origin += f"  from run {found.parent_run_id}"
+    console.print(origin, highlight=False)
+    if found.error:
+        console.print(f"[red]error:[/] {found.error}", highlight=False)
     if found.params:
         console.print("params: " + ", ".join(f"{k}={v!r}" for k, v in found.params.items()))
     table = Table(box=None, header_style="bold")

@@ -843,11 +843,14 @@ class MetadataStore:
         status: str | RunState | None = None,
         limit: int | None = 20,
         since: datetime | None = None,
+        until: datetime | None = None,
+        trigger: str | None = None,
         with_tasks: bool = False,
     ) -> list[Run]:
         """Runs, newest first (by creation time), optionally filtered.
 
-        ``since`` keeps runs created at or after it; ``limit=None`` returns all. Without
+        ``since`` and ``until`` keep runs created in ``[since, until)``; ``limit=None``
+        returns all. Without
         ``with_tasks`` the runs' ``tasks`` are empty, which keeps listings fast.
 
         >>> [run.id for run in store.list_runs(pipeline="churn", status="failed", limit=5)]
@@ -859,6 +862,10 @@ class MetadataStore:
             query = query.where(runs.c.status == RunState(status).value)
         if since is not None:
             query = query.where(runs.c.created_at >= since)
+        if until is not None:
+            query = query.where(runs.c.created_at < until)
+        if trigger is not None:
+            query = query.where(runs.c.trigger == trigger)
         query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
         ids = query.subquery()
         with self.reading() as conn:
