@@ -69,7 +69,7 @@ class Pipeline:
     schedule: Schedule | None = None
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
-    max_active_runs: int = 1
+    max_active_runs: int = 16
     sla: float | None = None
     on_failure: tuple[AlertHook, ...] = ()
     on_retry: tuple[AlertHook, ...] = ()
@@ -260,7 +260,7 @@ def pipeline(
     timezone: str = "UTC",
     start: datetime.datetime | None = None,
     catchup: bool = False,
-    max_active_runs: int = 1,
+    max_active_runs: int = 16,
     params: Mapping[str, Any] | None = None,
     sla: float | datetime.timedelta | None = None,
     on_failure: AlertHook | Sequence[AlertHook] | None = None,
@@ -278,7 +278,7 @@ def pipeline(
     timezone: str = "UTC",
     start: datetime.datetime | None = None,
     catchup: bool = False,
-    max_active_runs: int = 1,
+    max_active_runs: int = 16,
     params: Mapping[str, Any] | None = None,
     sla: float | datetime.timedelta | None = None,
     tags: Mapping[str, str] | None = None,
@@ -289,7 +289,7 @@ def pipeline(
     ``schedule`` (cron text, ``@daily`` or ``dw.every(...)``, read in ``timezone``) is what
     ``dagwell scheduler`` starts runs by, from ``start``, with ``params``; ``catchup``
     queues every time missed while it was down. At most ``max_active_runs`` runs the daemon
-    starts go on at once. ``sla`` (seconds or a timedelta) and the ``on_failure``,
+    starts go on at once (16 by default). ``sla`` (seconds or a timedelta) and the ``on_failure``,
     ``on_retry``, ``on_success`` and ``on_sla_miss`` hooks raise alerts for the whole run.
 
     >>> @dw.pipeline(name="churn", schedule="0 3 * * *", timezone="Europe/Berlin",
