@@ -150,7 +150,7 @@ class Scheduler:
         if cancel:
             for child in self.children.values():
                 if child.process.poll() is None:
-                    child.process.send_signal(signal.SIGINT)  # recorded as cancelled
+                    child.process.send_signal(signal.SIGTERM)  # recorded as cancelled
         deadline = None if wait is None else time.monotonic() + wait
         for child in list(self.children.values()):
             left = None if deadline is None else max(deadline - time.monotonic(), 0.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -71,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--executor", default="process")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
+    # Ctrl-C in the daemon's terminal reaches this process group too; the daemon decides
+    # whether runs in progress go on, and cancels them with SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         state = execute_claimed(
@@ -79,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0 if state is RunState.SUCCEEDED else 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # the runner records the run cancelled, as on Ctrl-C
 
 
 if __name__ == "__main__":

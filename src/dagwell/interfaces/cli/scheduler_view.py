@@ -39,11 +39,11 @@ def render(snapshot: Snapshot, now: datetime) -> RenderableType:
     parts: list[RenderableType] = [pipelines]
     if snapshot.running:
         runs = Table(title="running", title_justify="left", box=None, header_style="bold")
-        for column in ("run", "pipeline", "status", "for", "since"):
+        for column in ("run", "pipeline", "status", "running for"):
             runs.add_column(column)
         for child in snapshot.running:
             seconds = (now - child.started).total_seconds()
-            runs.add_row(child.run_id, child.pipeline, styled("running"), "", f"{seconds:.0f}s")
+            runs.add_row(child.run_id, child.pipeline, styled("running"), f"{seconds:.0f}s")
         parts.append(runs)
     if snapshot.load_errors:
         errors = Table(title="files that failed to load", title_justify="left", box=None)
