@@ -32,6 +32,7 @@ from dagwell.scheduling.recovery import recover_dead_runs
 from dagwell.settings import Settings
 from dagwell.storage.metadata.queue import (
     active_counts,
+    any_queued,
     claim,
     claim_key,
     fail_running,
@@ -213,12 +214,15 @@ class Scheduler:
         from dagwell.execution.runs import new_run_id
 
         queued: list[str] = []
+        with self.store.reading() as conn:  # an idle tick takes no write lock
+            if not any(_is_due(p, now) for p in list_pipelines(conn)):
+                return queued
         with self.store.transaction() as tx:
             for registered in list_pipelines(tx):
-                due_at = registered.next_due_at
-                if registered.schedule is None or due_at is None or due_at > now:
+                if not _is_due(registered, now):
                     continue
-                times, next_due = schedule_of(registered).due(due_at, now)
+                assert registered.next_due_at is not None
+                times, next_due = schedule_of(registered).due(registered.next_due_at, now)
                 for moment in times:
                     run_id = new_run_id()
                     if queue_run(
@@ -247,6 +251,9 @@ class Scheduler:
         if room <= 0:
             return []
         claimed: list[tuple[str, str]] = []
+        with self.store.reading() as conn:  # an idle tick takes no write lock
+            if not any_queued(conn):
+                return []
         with self.store.transaction() as tx:
             waiting = queued_runs(tx, limit=room * 4 + 8)
             names = sorted({pipeline for _, pipeline in waiting})
@@ -374,6 +381,11 @@ def schedule_of(registered: RegisteredPipeline) -> Schedule:
         catchup=registered.catchup,
         params=registered.schedule_params,
     )
+
+
+def _is_due(registered: RegisteredPipeline, now: datetime) -> bool:
+    due_at = registered.next_due_at
+    return registered.schedule is not None and due_at is not None and due_at <= now
 
 
 def _mtime(path: str) -> float:

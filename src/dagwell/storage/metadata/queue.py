@@ -84,6 +84,13 @@ def queued_runs(tx: Connection, limit: int) -> list[tuple[str, str]]:
     return [(row.id, row.pipeline) for row in tx.execute(query)]
 
 
+def any_queued(conn: Connection) -> bool:
+    """Whether any run waits in the queue (a cheap check before taking a write lock)."""
+    return (
+        conn.execute(select(runs.c.id).where(runs.c.status == _QUEUED).limit(1)).first() is not None
+    )
+
+
 def claim(tx: Connection, run_id: str, *, runner: str, at: datetime) -> bool:
     """Move ``run_id`` from queued to running for ``runner``; False if someone else did."""
     done = tx.execute(
