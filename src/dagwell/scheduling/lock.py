@@ -51,6 +51,24 @@ class SchedulerLock:
         handle.flush()
         self._file = handle
 
+    def held_elsewhere(self) -> bool | None:
+        """Whether another process holds the lock now; None when it cannot tell (PostgreSQL).
+
+        >>> SchedulerLock(settings.db_url).held_elsewhere()
+        False
+        """
+        if self.path is None:
+            return None
+        if not self.path.exists():
+            return False
+        with open(self.path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
     def release(self) -> None:
         """Let another scheduler start."""
         if self._file is not None:

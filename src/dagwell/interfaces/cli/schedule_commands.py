@@ -136,6 +136,17 @@ def trigger_command(ctx: CliContext, pipeline: str, params: tuple[str, ...], as_
         f"queued run [bold]{queued.id}[/] of {queued.pipeline}; the scheduler starts it "
         f"(dagwell show {queued.id})"
     )
+    _hint_if_no_scheduler(ctx)
+
+
+def _hint_if_no_scheduler(ctx: CliContext) -> None:
+    from dagwell.scheduling.lock import SchedulerLock
+
+    if SchedulerLock(ctx.settings.db_url).held_elsewhere() is False:
+        ctx.console.print(
+            "[yellow]no scheduler is running on this database[/]; start one with: "
+            "dagwell scheduler PATH"
+        )
 
 
 @click.command("backfill")
@@ -177,6 +188,7 @@ def backfill_command(
     if done.skipped:
         ctx.console.print(f"skipped {len(done.skipped)} time(s) that already have a run")
     ctx.console.print(f"{len(done.queued)} run(s) queued; the scheduler starts them")
+    _hint_if_no_scheduler(ctx)
 
 
 @click.command("pipelines")

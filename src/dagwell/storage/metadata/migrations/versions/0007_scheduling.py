@@ -1,4 +1,4 @@
-"""Scheduling: logical times and sources of runs, registered pipelines, load errors, pools and alerts.
+"""Scheduling: logical times and sources of runs, pipelines, load errors, pools and alerts.
 
 Revision ID: 0007
 Revises: 0006
