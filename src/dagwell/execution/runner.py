@@ -2,7 +2,8 @@
 
 The runner is the only writer of a run's state. It blocks on futures (never busy-polls),
 records each batch of changes in one transaction, and applies the transition table in
-``core/states.py``.
+``core/states.py``. A node whose task is in a pool starts only with a slot of it
+(``execution/pool_slots.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dagwell.core.values import GATHER, REF_MARKER, ItemOf, StoredValue
 from dagwell.errors import DagwellError, DefinitionError
 from dagwell.execution.attempt import AttemptOutcome, AttemptSpec, execute_attempt, now
 from dagwell.execution.hooks import Hooks
+from dagwell.execution.pool_slots import PoolSlots
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -130,6 +132,8 @@ class Runner:
         self.group_commit = executor.name != "inline"
         self.unrecorded: dict[str, AttemptStart] = {}
         self.submitted_at: dict[str, float] = {}
+        used = any(node.task.pool is not None for node in self.nodes.values())
+        self.slots = PoolSlots(run_id, clock=clock, used=used)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -172,11 +176,13 @@ class Runner:
     def _wait(self) -> set[cf.Future[AttemptOutcome]]:
         if self.ready and len(self.in_flight) < self.capacity:
             return set()
-        if not self.in_flight and not self.retry_heap:
+        if not self.in_flight and not self.retry_heap and not self.slots.waiting:
             raise RuntimeError("runner stalled: nothing ready, running or waiting to retry")
         timeout = HEARTBEAT_SECONDS
         if self.retry_heap:
             timeout = min(timeout, max(self.retry_heap[0][0] - self.clock(), 0.0))
+        if self.slots.waiting:  # another run may free a slot: ask again soon
+            timeout = min(timeout, max(self.slots.retry_at - self.clock(), 0.0))
         if self.unrecorded:
             oldest = min(self.submitted_at[n] for n in self.unrecorded)
             timeout = min(timeout, max(oldest + START_RECORD_DELAY - self.clock(), 0.0))
@@ -192,6 +198,8 @@ class Runner:
         with self.store.transaction() as tx:
             self._record_outcomes(tx, [(self.in_flight.pop(f), _outcome_of(f)) for f in done])
             self._queue_due_retries()
+            if self.slots.waiting:  # first in line, ahead of nodes that became ready later
+                self.ready.extendleft(reversed(self.slots.due()))
             while self.ready and len(self.in_flight) + len(to_submit) < self.capacity:
                 spec = self._start(tx, self.ready.popleft())
                 if spec is not None:
@@ -237,6 +245,9 @@ class Runner:
             if hit is not None:
                 self._take_cached(tx, node_id, hit)
                 return None
+        pool = node.task.pool
+        if pool is not None and not self.slots.take(tx, node_id, pool):
+            return None  # no free slot: it waits, still pending, and asks again later
         self.attempts[node_id] = attempt
         log_path = f"{self.logs_dir}/{self.run_id}/{node_id}.{attempt}.log"
         self._set(node_id, TaskState.RUNNING, attempt)
@@ -393,6 +404,8 @@ class Runner:
             del self.unrecorded[start.node]
             del self.submitted_at[start.node]
         recorded = self.store.record_attempts(tx, self.run_id, starts=starts, ends=ends)
+        if self.slots.held:  # ended attempts give their slots back, retried ones too
+            self.slots.release(tx, [flight.node for flight, _ in finished])
         for (flight, outcome), status, ok in zip(finished, statuses, recorded, strict=True):
             if not ok:
                 # Another process settled this attempt: the run was taken over (resumed
@@ -490,6 +503,7 @@ class Runner:
         error = f"failed nodes: {', '.join(failed)}" if failed else None
         result = result_spec(self.graph.output) if state is RunState.SUCCEEDED else None
         with self.store.transaction() as tx:
+            self.slots.release_all(tx)
             self.store.finish_run(
                 tx, self.run_id, status=state, ended_at=now(), result=result, error=error
             )
@@ -514,6 +528,7 @@ class Runner:
         ]
         with self.store.transaction() as tx:
             self.store.record_attempts(tx, self.run_id, ends=ends)
+            self.slots.release_all(tx)
             attempted = {flight.node for flight in self.in_flight.values()}
             # Also fan-out parents: running, but with no attempt of their own.
             open_nodes = [
@@ -534,6 +549,7 @@ class Runner:
         self.executor.shutdown(cancel_pending=True)
         error = f"dagwell internal error: {type(exc).__name__}: {exc}"
         with self.store.transaction() as tx:
+            self.slots.release_all(tx)
             self.store.finish_run(
                 tx, self.run_id, status=RunState.FAILED, ended_at=now(), error=error
             )
