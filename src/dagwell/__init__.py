@@ -44,7 +44,7 @@ from dagwell.errors import StorageError as StorageError
 from dagwell.errors import TaskError as TaskError
 from dagwell.errors import TaskTimeoutError as TaskTimeoutError
 from dagwell.errors import WorkerDiedError as WorkerDiedError
-from dagwell.execution import notifiers as notify  # noqa: F401 - a namespace: dw.notify.log()
+from dagwell.execution import notifiers as notify  # a namespace: dw.notify.log()
 from dagwell.execution.alerts import list_alerts as list_alerts
 from dagwell.execution.caching import clear_cache as clear_cache
 from dagwell.execution.caching import why as why
@@ -127,6 +127,7 @@ __all__ = [
     "log_param",
     "log_params",
     "models",
+    "notify",
     "pipeline",
     "registered_pipelines",
     "reproduced",
