@@ -79,3 +79,32 @@ def test_show_names_how_a_run_started_and_its_logical_time(
     assert "scheduled for 2026-03-01" in shown.stdout
     assert as_json["trigger"] == "backfill"
     assert as_json["scheduled_for"] == "2026-03-01T00:00:00+00:00"
+
+
+ALERTING = """
+import dagwell as dw
+
+
+@dw.task(on_failure=dw.notify.log())
+def breaks() -> int:
+    raise ValueError("out of coffee")
+
+
+@dw.pipeline
+def alerting():
+    return breaks()
+"""
+
+
+def test_show_lists_the_alerts_a_run_raised(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "alerting.py").write_text(ALERTING)
+    failed = run_cli("run", "alerting.py", "--executor", "inline", "-q")
+    assert failed.returncode == 1
+    (run_id,) = ids(run_cli("runs", "--json"))
+
+    shown = run_cli("show", run_id)
+    as_json = json.loads(run_cli("show", run_id, "--json").stdout)
+
+    assert "failure" in shown.stdout and "out of coffee" in shown.stdout
+    assert "delivered 1/1" in shown.stdout
+    assert [(a["kind"], a["node"]) for a in as_json["alerts"]] == [("failure", "breaks")]

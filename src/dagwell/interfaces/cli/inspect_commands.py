@@ -109,11 +109,13 @@ def runs_command(
 @click.pass_obj
 def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
     """Show one run: params, and each node's state, attempts and error."""
+    from dagwell.execution.alerts import list_alerts
     from dagwell.execution.runs import get_run
 
     found = get_run(run_id, settings=ctx.settings)
+    alerts = list_alerts(run_id=found.id, limit=None, settings=ctx.settings)
     if as_json:
-        _print_json(found.to_dict())
+        _print_json({**found.to_dict(), "alerts": [a.to_dict() for a in alerts]})
         return
     console = ctx.console
     console.print(
@@ -143,6 +145,12 @@ def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
         )
     console.print(table)
     _print_metrics(ctx, found)
+    for alert in alerts:
+        console.print(
+            f"alert {alert.id} {alert.kind.value}: {alert.summary} "
+            f"(delivered {alert.delivered})",
+            highlight=False,
+        )
 
 
 def _print_metrics(ctx: CliContext, found: Run) -> None:
