@@ -182,7 +182,9 @@ class Schedule:
             newest = following
 
     def _next_interval(self, moment: datetime, step: float) -> datetime:
-        anchor = self.start or _EPOCH.replace(tzinfo=_zone(self.timezone))
+        # In UTC: adding a timedelta to a zoned datetime adds wall-clock time, and an
+        # interval counts real time.
+        anchor = (self.start or _EPOCH.replace(tzinfo=_zone(self.timezone))).astimezone(UTC)
         if moment < anchor:
             return anchor.astimezone(UTC)
         count = math.floor((moment - anchor).total_seconds() / step) + 1

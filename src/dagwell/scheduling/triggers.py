@@ -55,7 +55,7 @@ def resolve(ref: Pipeline | str, settings: Settings) -> Target:
             )
         return Target(ref, f"{Path(file).resolve()}:{ref.name}")
     path, _ = split_spec(ref)
-    if path.suffix == ".py" or path.exists():
+    if path.suffix == ".py" or path.is_file():  # a folder may share a pipeline's name
         pipeline = load_pipeline(ref)
         return Target(pipeline, f"{path.resolve()}:{pipeline.name}")
     from dagwell.storage.metadata.registered import get_pipeline, list_pipelines
