@@ -16,6 +16,7 @@ from datetime import datetime
 from dagwell.core.records import AttemptEnd, Run
 from dagwell.core.states import AttemptState, TaskState
 from dagwell.execution.runs import new_run_id, runner_alive
+from dagwell.storage.metadata.pools import release_run
 from dagwell.storage.metadata.queue import daemon_runs, fail_running, queue_run
 from dagwell.storage.metadata.store import MetadataStore
 
@@ -85,6 +86,7 @@ def _settle_and_resume(store: MetadataStore, dead: Run, at: datetime) -> tuple[b
         if not fail_running(tx, dead.id, error=error, at=at):
             return False, None  # another daemon settled it first
         store.record_attempts(tx, dead.id, ends=lost)
+        release_run(tx, dead.id)  # its pool slots
         lost_nodes = {end.node for end in lost}
         unrun = [
             n for n, t in dead.tasks.items() if not t.status.is_finished and n not in lost_nodes
