@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: a private DAGWELL_HOME, and the CLI as a subprocess."""
+"""Fixtures shared by every test: a private DAGWELL_HOME, the CLI as a subprocess, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 import dagwell as dw
+
+# The PostgreSQL fixtures (postgres_server, postgres_url), from tests/postgres_server.py.
+pytest_plugins = ["postgres_server"]
 
 # In-process integration tests import their pipelines from this folder by module name, and
 # process-executor workers get the caller's sys.path, so put it there once, for both.

@@ -59,7 +59,8 @@ def queue_run(
         # ON CONFLICT DO NOTHING: a failed INSERT would abort a PostgreSQL transaction.
         make = sqlite.insert if dialect == "sqlite" else postgresql.insert
         done = tx.execute(
-            make(runs).values(**values).on_conflict_do_nothing(index_elements=["claim_key"])
+            make(runs).values(**values).on_conflict_do_nothing(index_elements=["claim_key"]),
+            execution_options={"preserve_rowcount": True},  # else -1 for INSERTs on psycopg
         )
         return bool(done.rowcount)
     if key is not None and tx.execute(select(runs.c.id).where(runs.c.claim_key == key)).first():
