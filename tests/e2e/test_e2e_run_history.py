@@ -63,9 +63,7 @@ def test_runs_filter_by_pipeline_status_time_and_trigger(run_cli: RunCli, tmp_pa
     assert "'yesterday'" in bad.stderr and "7d" in bad.stderr
 
 
-def test_show_names_how_a_run_started_and_its_logical_time(
-    run_cli: RunCli, tmp_path: Path
-) -> None:
+def test_show_names_how_a_run_started_and_its_logical_time(run_cli: RunCli, tmp_path: Path) -> None:
     (tmp_path / "flows.py").write_text(PIPELINES)
     done = run_cli("backfill", "flows.py:beta", "--start", "2026-03-01", "--end", "2026-03-01")
     assert done.returncode == 0, done.stderr

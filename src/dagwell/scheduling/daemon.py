@@ -46,6 +46,7 @@ from dagwell.storage.metadata.registered import (
     get_pipeline,
     list_load_errors,
     list_pipelines,
+    lock_pipelines,
     record_load_error,
     save_pipeline,
     set_next_due,
@@ -202,12 +203,29 @@ class Scheduler:
                     self._event(
                         now, f"registered pipeline {name} ({registered.schedule or 'no schedule'})"
                     )
-            deactivate_others(tx, files, names)
+            deactivate_others(tx, self._in_scope(files), names)
             for path, error in found.errors.items():
                 record_load_error(tx, path, error, now)
             clear_load_errors(tx, [f for f in files if f not in found.errors])
         for path, error in found.errors.items():
-            self._event(now, f"cannot load {path}: {error}")
+            self._event(
+                now, "cannot load " + (error if error.startswith(path) else f"{path}: {error}")
+            )
+
+    def _in_scope(self, files: Sequence[str]) -> Callable[[str], bool]:
+        """Whether a registered pipeline's file is this daemon's to (de)register: one it
+        reads now, or one that was under its paths and is gone."""
+        current = set(files)
+        roots = [Path(p).resolve() for p in self.paths]
+
+        def in_scope(file: str) -> bool:
+            path = Path(file)
+            if file in current:
+                return True
+            under = any(path == root or root in path.parents for root in roots)
+            return under and not path.is_file()
+
+        return in_scope
 
     def queue_due(self, now: datetime) -> list[str]:
         """Queue a run for every scheduled time now due; return their ids."""
@@ -255,18 +273,30 @@ class Scheduler:
             if not any_queued(conn):
                 return []
         with self.store.transaction() as tx:
-            waiting = queued_runs(tx, limit=room * 4 + 8)
-            names = sorted({pipeline for _, pipeline in waiting})
             limits = {p.name: p.max_active_runs for p in list_pipelines(tx, active_only=False)}
-            active = active_counts(tx, names)
-            for run_id, pipeline in waiting:
-                if len(claimed) == room:
+            full: set[str] = set()
+            active: dict[str, int] = {}
+            # Pipelines at their limit are left out of the next look, so a long backlog of
+            # one pipeline never hides the runs of others behind it.
+            while len(claimed) < room:
+                waiting = queued_runs(tx, limit=room * 2, skip=full)
+                if not waiting:
                     break
-                if active.get(pipeline, 0) >= limits.get(pipeline, DEFAULT_MAX_ACTIVE_RUNS):
-                    continue
-                if claim(tx, run_id, runner=self.runner_name, at=now):
-                    active[pipeline] = active.get(pipeline, 0) + 1
-                    claimed.append((run_id, pipeline))
+                fresh = sorted({p for _, p in waiting if p not in active})
+                lock_pipelines(tx, fresh)  # several schedulers: count after the others claim
+                active.update(dict.fromkeys(fresh, 0) | active_counts(tx, fresh))
+                for run_id, pipeline in waiting:
+                    if len(claimed) == room:
+                        break
+                    if active[pipeline] >= limits.get(pipeline, DEFAULT_MAX_ACTIVE_RUNS):
+                        full.add(pipeline)
+                        continue
+                    if claim(tx, run_id, runner=self.runner_name, at=now):
+                        active[pipeline] += 1
+                        claimed.append((run_id, pipeline))
+                else:
+                    if len(waiting) < room * 2:
+                        break  # the queue is exhausted
         for run_id, pipeline in claimed:
             self._spawn(run_id, pipeline, now)
         return [run_id for run_id, _ in claimed]
@@ -318,10 +348,20 @@ class Scheduler:
                 continue
             child.log.close()
             del self.children[run_id]
-            status = self.store.get_run(run_id).status
+            found = self.store.get_run(run_id)
             code = child.process.returncode
-            text = f"run {run_id} of {child.pipeline} {status.value}"
-            if status is RunState.RUNNING:
+            text = f"run {run_id} of {child.pipeline} {found.status.value}"
+            if found.status is RunState.RUNNING and found.runner == self.runner_name:
+                # It died before it recorded its start: recovery would take the daemon,
+                # named as its runner, for alive.
+                error = (
+                    f"its process died (exit code {code}) before it started the run; see "
+                    f"{Path(self.settings.home) / 'scheduler' / (run_id + '.log')}"
+                )
+                with self.store.transaction() as tx:
+                    fail_running(tx, run_id, error=error, at=self.clock())
+                text = f"run {run_id} of {child.pipeline} failed: {error}"
+            elif found.status is RunState.RUNNING:
                 text = f"run {run_id} of {child.pipeline}: its process died (exit code {code})"
             self._event(self.clock(), text)
 

@@ -147,8 +147,7 @@ def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
     _print_metrics(ctx, found)
     for alert in alerts:
         console.print(
-            f"alert {alert.id} {alert.kind.value}: {alert.summary} "
-            f"(delivered {alert.delivered})",
+            f"alert {alert.id} {alert.kind.value}: {alert.summary} (delivered {alert.delivered})",
             highlight=False,
         )
 

@@ -69,8 +69,8 @@ def scheduler_command(
     live_view = console.is_terminal and not plain
 
     def print_event(event: Event) -> None:
-        if not live_view:
-            console.print(f"{local(event.at)}  {event.text}", highlight=False, markup=False)
+        if not live_view:  # one line per event, never wrapped, so logs can be grepped
+            click.echo(f"{local(event.at)}  {event.text}")
 
     scheduler = Scheduler(
         list(paths),

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from dagwell.core.states import RunState
 from dagwell.errors import NotFoundError
 from dagwell.storage.metadata.tables import pool_leases, pools, runs
+from dagwell.storage.metadata.upsert import upsert
 
 STALE_AFTER = 60.0
 """Seconds without a heartbeat after which a running run's leases no longer count."""
@@ -75,10 +76,7 @@ def set_pool(tx: Connection, name: str, slots: int, description: str | None, at:
     values: dict[str, Any] = {"slots": slots, "updated_at": at}
     if description is not None:
         values["description"] = description
-    changed = tx.execute(update(pools).where(pools.c.name == name).values(**values))
-    if changed.rowcount == 0:
-        values.setdefault("description", "")
-        tx.execute(insert(pools).values(name=name, **values))
+    upsert(tx, pools, ["name"], {"name": name, **values}, on_insert={"description": ""})
 
 
 def delete_pool(tx: Connection, name: str) -> bool:

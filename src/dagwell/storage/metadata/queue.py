@@ -8,7 +8,7 @@ and the process that executes it records the nodes when it starts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,18 +69,18 @@ def queue_run(
     return True
 
 
-def queued_runs(tx: Connection, limit: int) -> list[tuple[str, str]]:
+def queued_runs(tx: Connection, limit: int, *, skip: Collection[str] = ()) -> list[tuple[str, str]]:
     """``(run id, pipeline)`` of the oldest queued runs, locked for this transaction.
 
-    On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``, so a second daemon
-    claiming at the same moment gets other runs instead of waiting; SQLite ignores it.
+    Runs of the pipelines in ``skip`` (at their limit) are left out. On PostgreSQL the rows
+    are locked ``FOR UPDATE SKIP LOCKED``, so a second daemon claiming at the same moment
+    gets other runs instead of waiting; SQLite ignores it.
     """
+    query = select(runs.c.id, runs.c.pipeline).where(runs.c.status == _QUEUED)
+    if skip:
+        query = query.where(runs.c.pipeline.not_in(list(skip)))
     query = (
-        select(runs.c.id, runs.c.pipeline)
-        .where(runs.c.status == _QUEUED)
-        .order_by(runs.c.created_at, runs.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        query.order_by(runs.c.created_at, runs.c.id).limit(limit).with_for_update(skip_locked=True)
     )
     return [(row.id, row.pipeline) for row in tx.execute(query)]
 

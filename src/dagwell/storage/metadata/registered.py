@@ -7,7 +7,7 @@ reason until they load again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from dagwell.storage.metadata.tables import load_errors, pipelines
+from dagwell.storage.metadata.upsert import upsert
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,17 @@ def list_pipelines(conn: Connection, *, active_only: bool = True) -> list[Regist
 
 def save_pipeline(tx: Connection, found: RegisteredPipeline) -> None:
     """Insert or replace the registration of ``found.name``."""
-    values = {k: v for k, v in found.__dict__.items()}
+    values = dict(found.__dict__)
     values["schedule_params"] = dict(found.schedule_params)
-    done = tx.execute(update(pipelines).where(pipelines.c.name == found.name).values(**values))
-    if done.rowcount == 0:
-        tx.execute(insert(pipelines).values(**values))
+    upsert(tx, pipelines, ["name"], values)
+
+
+def lock_pipelines(tx: Connection, names: Collection[str]) -> None:
+    """Lock the rows of ``names`` until the transaction ends (PostgreSQL; SQLite's writer
+    lock already serializes), so schedulers count and claim one pipeline's runs in turn."""
+    if names and tx.dialect.name != "sqlite":
+        query = select(pipelines.c.name).where(pipelines.c.name.in_(sorted(names)))
+        tx.execute(query.order_by(pipelines.c.name).with_for_update()).all()
 
 
 def set_next_due(
@@ -97,13 +104,16 @@ def set_next_due(
     tx.execute(update(pipelines).where(pipelines.c.name == name).values(**values))
 
 
-def deactivate_others(tx: Connection, sources: Collection[str], keep: Collection[str]) -> None:
-    """Mark pipelines from files in ``sources`` inactive unless their name is in ``keep``."""
-    rows = tx.execute(select(pipelines.c.name, pipelines.c.source)).all()
+def deactivate_others(
+    tx: Connection, in_scope: Callable[[str], bool], keep: Collection[str]
+) -> None:
+    """Mark inactive each pipeline not in ``keep`` whose file is ``in_scope`` (a file the
+    daemon reads, or one that is gone from its folders)."""
+    rows = tx.execute(
+        select(pipelines.c.name, pipelines.c.source).where(pipelines.c.active.is_(True))
+    ).all()
     gone = [
-        row.name
-        for row in rows
-        if row.name not in keep and row.source.rpartition(":")[0] in sources
+        row.name for row in rows if row.name not in keep and in_scope(row.source.rpartition(":")[0])
     ]
     if gone:
         tx.execute(update(pipelines).where(pipelines.c.name.in_(gone)).values(active=False))
