@@ -76,18 +76,11 @@ def create(
 
 
 def succeed(store: MetadataStore, run_id: str, node: str, **outputs: StoredValue) -> bool:
+    """Start attempt 1 of ``node`` and end it successfully; whether the end was recorded."""
+    start = AttemptStart(node, 1, at(1), f"logs/{node}.1.log")
+    end = AttemptEnd(node, 1, AttemptState.SUCCEEDED, at(2), TaskState.SUCCEEDED, outputs=outputs)
     with store.transaction() as tx:
-        store.start_attempt(tx, run_id, node, 1, started_at=at(1), log_path=f"logs/{node}.1.log")
-        return store.finish_attempt(
-            tx,
-            run_id,
-            node,
-            1,
-            status=AttemptState.SUCCEEDED,
-            ended_at=at(2),
-            task_status=TaskState.SUCCEEDED,
-            outputs=outputs,
-        )
+        return store.record_attempts(tx, run_id, starts=[start], ends=[end]) == [True]
 
 
 # -- create and read ----------------------------------------------------------------------
@@ -309,10 +302,10 @@ def test_list_runs_loads_tasks_only_when_asked(store: MetadataStore) -> None:
 # -- attempts and fencing -----------------------------------------------------------------
 
 
-def test_start_attempt_marks_the_task_running(store: MetadataStore) -> None:
+def test_an_attempt_start_marks_the_task_running(store: MetadataStore) -> None:
     create(store)
     with store.transaction() as tx:
-        store.start_attempt(tx, "run-0001", "fit", 1, started_at=at(1), log_path=None)
+        store.record_attempts(tx, "run-0001", starts=[AttemptStart("fit", 1, at(1))])
 
     task = store.get_run("run-0001").tasks["fit"]
 
@@ -323,93 +316,65 @@ def test_start_attempt_marks_the_task_running(store: MetadataStore) -> None:
     ]
 
 
-def test_a_second_finish_of_the_same_attempt_is_fenced_off(store: MetadataStore) -> None:
+def test_a_second_end_of_the_same_attempt_is_fenced_off(store: MetadataStore) -> None:
     create(store)
     assert succeed(store, "run-0001", "fit", value=INLINE)
     before = store.get_run("run-0001")
+    late = AttemptEnd(
+        "fit",
+        1,
+        AttemptState.FAILED,
+        at(50),
+        TaskState.FAILED,
+        error="zombie",
+        outputs={"value": MODEL},
+    )
 
     with store.transaction() as tx:
-        late = store.finish_attempt(
-            tx,
-            "run-0001",
-            "fit",
-            1,
-            status=AttemptState.FAILED,
-            ended_at=at(50),
-            task_status=TaskState.FAILED,
-            error="zombie",
-            outputs={"value": MODEL},
-        )
+        recorded = store.record_attempts(tx, "run-0001", ends=[late])
 
-    assert late is False
+    assert recorded == [False]
     assert store.get_run("run-0001") == before
 
 
-def test_finishing_an_attempt_that_never_started_is_refused(store: MetadataStore) -> None:
+def test_ending_an_attempt_that_never_started_is_refused(store: MetadataStore) -> None:
     create(store)
     with store.transaction() as tx:
-        store.start_attempt(tx, "run-0001", "fit", 1, started_at=at(1), log_path=None)
+        store.record_attempts(tx, "run-0001", starts=[AttemptStart("fit", 1, at(1))])
     before = store.get_run("run-0001")
+    unknown = AttemptEnd(
+        "fit", 2, AttemptState.SUCCEEDED, at(2), TaskState.SUCCEEDED, outputs={"value": INLINE}
+    )
 
     with store.transaction() as tx:
-        recorded = store.finish_attempt(
-            tx,
-            "run-0001",
-            "fit",
-            2,
-            status=AttemptState.SUCCEEDED,
-            ended_at=at(2),
-            task_status=TaskState.SUCCEEDED,
-            outputs={"value": INLINE},
-        )
+        recorded = store.record_attempts(tx, "run-0001", ends=[unknown])
 
-    assert recorded is False
+    assert recorded == [False]
     assert store.get_run("run-0001") == before
-
-
-def test_finish_attempt_needs_a_final_status(store: MetadataStore) -> None:
-    create(store)
-    with store.transaction() as tx:
-        store.start_attempt(tx, "run-0001", "fit", 1, started_at=at(1), log_path=None)
-        with pytest.raises(ValueError, match="running"):
-            store.finish_attempt(
-                tx,
-                "run-0001",
-                "fit",
-                1,
-                status=AttemptState.RUNNING,
-                ended_at=at(2),
-                task_status=TaskState.RUNNING,
-            )
 
 
 def test_retry_keeps_first_start_and_ends_only_when_finished(store: MetadataStore) -> None:
     create(store)
+    failed = AttemptEnd(
+        "fit",
+        1,
+        AttemptState.FAILED,
+        at(2),
+        TaskState.RETRYING,
+        error="ValueError: bad",
+        traceback="Traceback ...\nValueError: bad",
+    )
     with store.transaction() as tx:
-        store.start_attempt(tx, "run-0001", "fit", 1, started_at=at(1), log_path="fit.1.log")
-        store.finish_attempt(
-            tx,
-            "run-0001",
-            "fit",
-            1,
-            status=AttemptState.FAILED,
-            ended_at=at(2),
-            task_status=TaskState.RETRYING,
-            error="ValueError: bad",
-            traceback="Traceback ...\nValueError: bad",
+        store.record_attempts(
+            tx, "run-0001", starts=[AttemptStart("fit", 1, at(1), "fit.1.log")], ends=[failed]
         )
     retrying = store.get_run("run-0001").tasks["fit"]
+    succeeded = AttemptEnd(
+        "fit", 2, AttemptState.SUCCEEDED, at(4), TaskState.SUCCEEDED, outputs={"return": INLINE}
+    )
     with store.transaction() as tx:
-        store.start_attempt(tx, "run-0001", "fit", 2, started_at=at(3), log_path="fit.2.log")
-        store.finish_attempt(
-            tx,
-            "run-0001",
-            "fit",
-            2,
-            status=AttemptState.SUCCEEDED,
-            ended_at=at(4),
-            task_status=TaskState.SUCCEEDED,
-            outputs={"return": INLINE},
+        store.record_attempts(
+            tx, "run-0001", starts=[AttemptStart("fit", 2, at(3), "fit.2.log")], ends=[succeeded]
         )
     done = store.get_run("run-0001").tasks["fit"]
 
@@ -419,9 +384,9 @@ def test_retry_keeps_first_start_and_ends_only_when_finished(store: MetadataStor
     assert done.status is TaskState.SUCCEEDED
     assert (done.started_at, done.ended_at) == (at(1), at(4))
     assert done.error is None
-    assert [(a.number, a.status) for a in done.attempts] == [
-        (1, AttemptState.FAILED),
-        (2, AttemptState.SUCCEEDED),
+    assert [(a.number, a.status, a.log_path) for a in done.attempts] == [
+        (1, AttemptState.FAILED, "fit.1.log"),
+        (2, AttemptState.SUCCEEDED, "fit.2.log"),
     ]
     assert done.attempts[0].traceback == "Traceback ...\nValueError: bad"
     assert done.attempts[0].error == "ValueError: bad"
@@ -431,7 +396,7 @@ def test_attempts_come_back_ordered_by_number(store: MetadataStore) -> None:
     create(store)
     with store.transaction() as tx:
         for number in range(1, 12):
-            store.start_attempt(tx, "run-0001", "fit", number, started_at=at(number), log_path=None)
+            store.record_attempts(tx, "run-0001", starts=[AttemptStart("fit", number, at(number))])
 
     attempts = store.get_run("run-0001").tasks["fit"].attempts
 
@@ -673,9 +638,9 @@ def test_the_store_works_again_after_dispose(store: MetadataStore) -> None:
 def test_artifact_insert_ignores_existing_hashes(dialect: str) -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from dagwell.storage.metadata.store import _artifact_insert
+    from dagwell.storage.metadata.output_rows import artifact_insert
 
-    statement = _artifact_insert(dialect)
+    statement = artifact_insert(dialect)
     compiled = str(
         statement.compile(dialect={"sqlite": sqlite, "postgresql": postgresql}[dialect].dialect())  # type: ignore[union-attr]
     )
