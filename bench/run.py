@@ -11,6 +11,10 @@ round-robin and dagwell and baseline runs alternate, so that a change in machine
 everything alike. Absolute seconds drift; the ratios and marginal costs printed are what to
 compare. Raw figures go to ``.bench/results.json``. The workloads and targets are described
 in ``bench/README.md``.
+
+W3-S3 is W3 with the artifact store on S3: the bench starts moto's S3 server (from the
+``dev`` extra) on 127.0.0.1 and gives every invocation, dagwell's and the baseline's, a fresh
+``s3://`` prefix on it, emptied afterwards. The server shares the machine's cores.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -56,6 +62,7 @@ class Workload:
     pipeline: str
     baseline: str
     repeat: int = 5
+    s3: bool = False  # the artifact store on the bench's S3 server, not on local disk
 
 
 WORKLOADS = [
@@ -63,6 +70,9 @@ WORKLOADS = [
     Workload("W1", f"wide, {WIDTH} + sum", "w1_wide.py", "b1_wide.py"),
     Workload("W2", f"deep, chain of {DEPTH}", "w2_deep.py", "b2_deep.py"),
     Workload("W3", "200 MB array", "w3_heavy.py", "b3_heavy.py"),
+    Workload(
+        "W3-S3", "200 MB array, S3 (moto)", "w3_heavy.py", "b3_heavy_s3.py", repeat=3, s3=True
+    ),
     Workload("W4", "CPU, 4 x 1.5 s / 2", "w4_cpu.py", "b4_cpu.py", repeat=3),
 ]
 
@@ -127,8 +137,12 @@ def _divide(a: float | None, b: float | None) -> float | None:
 # -- measuring ---------------------------------------------------------------------------
 
 
-def measure(command: list[str], scratch_root: Path) -> Sample:
+def measure(
+    command: list[str], scratch_root: Path, extra_env: Mapping[str, str] | None = None
+) -> Sample:
     """Run ``command`` once in a fresh scratch folder; time it and read its peak RSS.
+
+    ``extra_env`` is added to its environment (where the S3 workload keeps artifacts).
 
     The peak comes from ``os.wait4``: Linux reports the larger of the process's own
     ``ru_maxrss`` and that of every descendant it waited for (dagwell's workers, the
@@ -137,6 +151,7 @@ def measure(command: list[str], scratch_root: Path) -> Sample:
     scratch = Path(tempfile.mkdtemp(prefix="run-", dir=scratch_root))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
     env.update(DAGWELL_HOME=str(scratch / "home"), TMPDIR=str(scratch))
+    env.update(extra_env or {})
     try:
         with tempfile.TemporaryFile(dir=scratch_root) as output:
             start = time.perf_counter()
@@ -185,6 +200,7 @@ def run_all(
     """
     scratch_root = Path(tempfile.mkdtemp(prefix="dagwell-bench-"))
     results = [Result(w, Side(dagwell_command(w)), Side(baseline_command(w))) for w in workloads]
+    s3 = S3Server.start(scratch_root) if any(w.s3 for w in workloads) else None
     plan = _plan(results, repeat, warmup)
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -199,7 +215,12 @@ def run_all(
                 label = f"{result.workload.id} {name:<8} {kind} {number}"
                 progress.update(bar, description=label)
                 if side.error is None:
-                    sample = measure(side.command, scratch_root)
+                    place = s3.fresh_place() if s3 is not None and result.workload.s3 else {}
+                    try:
+                        sample = measure(side.command, scratch_root, place)
+                    finally:
+                        if s3 is not None and place:
+                            s3.remove(place)
                     _log(progress.console, label, sample)
                     if sample.returncode != 0:
                         side.error = f"exit code {sample.returncode}"
@@ -209,8 +230,93 @@ def run_all(
                 progress.advance(bar)
             progress.update(bar, description="done")
     finally:
+        if s3 is not None:
+            s3.stop()
         shutil.rmtree(scratch_root, ignore_errors=True)
     return results
+
+
+@dataclass
+class S3Server:
+    """moto's S3 server on 127.0.0.1 with one bucket, for the workloads with ``s3=True``."""
+
+    process: subprocess.Popen[bytes]
+    endpoint: str
+    bucket: str = "dagwell-bench"
+    credentials: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "AWS_ACCESS_KEY_ID": "dagwell-bench",
+            "AWS_SECRET_ACCESS_KEY": "dagwell-bench-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+
+    @classmethod
+    def start(cls, folder: Path) -> S3Server:
+        """Start the server on a free port (big objects spill to files in ``folder``)."""
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "TMPDIR": str(folder)},
+        )
+        server = cls(process, f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    server.stop()
+                    raise SystemExit(
+                        "moto's S3 server did not start; install it with "
+                        "pip install 'moto[server]' (in the dev extra), or leave out W3-S3"
+                    ) from None
+                time.sleep(0.1)
+        server._filesystem().mkdir(server.bucket)
+        return server
+
+    def fresh_place(self) -> dict[str, str]:
+        """The variables that send one invocation's artifacts to a new, empty prefix."""
+        return {
+            **self.credentials,
+            "DAGWELL_ARTIFACTS": f"s3://{self.bucket}/{uuid.uuid4().hex}",
+            "DAGWELL_S3_ENDPOINT": self.endpoint,
+        }
+
+    def remove(self, place: Mapping[str, str]) -> None:
+        """Delete what one invocation wrote, so the server's memory stays small."""
+        fs = self._filesystem()
+        prefix = place["DAGWELL_ARTIFACTS"]
+        if fs.exists(prefix):
+            fs.rm(prefix, recursive=True)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _filesystem(self) -> Any:
+        import s3fs
+
+        return s3fs.S3FileSystem(
+            key=self.credentials["AWS_ACCESS_KEY_ID"],
+            secret=self.credentials["AWS_SECRET_ACCESS_KEY"],
+            client_kwargs={"endpoint_url": self.endpoint},
+            skip_instance_cache=True,
+            use_listings_cache=False,
+        )
 
 
 def _plan(
@@ -280,6 +386,7 @@ def verdicts(results: dict[str, Result]) -> dict[str, list[Verdict]]:
         if wid in results:
             value = marginal_ms(results, wid, tasks)
             out[wid] = [Verdict("marginal", "≤ 0.5 ms/task (stretch 0.2)", value, 0.5, 0.2)]
+    # W3-S3 has no target: its figure shows what a remote store costs against s3fs by hand.
     if "W3" in results:
         w3 = results["W3"]
         out["W3"] = [

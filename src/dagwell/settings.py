@@ -14,7 +14,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Settings:
-    """Locations of the metadata database, the artifact store and the logs.
+    """Locations of the metadata database, the artifact store (and the S3-compatible server
+    holding it, if any) and the logs.
 
     >>> settings = Settings.from_env()
     >>> settings.db_url
@@ -25,6 +26,7 @@ class Settings:
     db_url: str
     artifacts_url: str
     openlineage: str | None = None
+    s3_endpoint: str | None = None
 
     @property
     def logs_dir(self) -> Path:
@@ -40,8 +42,11 @@ class Settings:
         db_url: str | None = None,
         artifacts_url: str | None = None,
     ) -> Settings:
-        """Read ``DAGWELL_HOME``, ``DAGWELL_DB_URL``, ``DAGWELL_ARTIFACTS`` and
-        ``DAGWELL_OPENLINEAGE`` (where to send OpenLineage events: a file or a URL).
+        """Read ``DAGWELL_HOME``, ``DAGWELL_DB_URL``, ``DAGWELL_ARTIFACTS``,
+        ``DAGWELL_OPENLINEAGE`` (where to send OpenLineage events: a file or a URL) and
+        ``DAGWELL_S3_ENDPOINT`` (the ``http(s)://`` URL of an S3-compatible server, such as
+        MinIO, for ``s3://`` artifacts; S3 credentials and region are botocore's usual
+        ``AWS_*`` variables and profiles, read where the store is opened).
 
         Keyword arguments (CLI flags) win over the environment; the home defaults to
         ``./.dagwell``, the database to SQLite and the artifacts to a folder inside it.
@@ -51,7 +56,13 @@ class Settings:
         db = db_url or env.get("DAGWELL_DB_URL") or f"sqlite:///{home_path / 'dagwell.db'}"
         artifacts = artifacts_url or env.get("DAGWELL_ARTIFACTS") or str(home_path / "artifacts")
         lineage = env.get("DAGWELL_OPENLINEAGE") or None
-        return cls(home=home_path, db_url=db, artifacts_url=artifacts, openlineage=lineage)
+        return cls(
+            home=home_path,
+            db_url=db,
+            artifacts_url=artifacts,
+            openlineage=lineage,
+            s3_endpoint=env.get("DAGWELL_S3_ENDPOINT") or None,
+        )
 
     def with_home(self, home: str | os.PathLike[str]) -> Settings:
         """The same settings rooted at another home folder (used by tests)."""

@@ -2,10 +2,16 @@
 
 :func:`execute_attempt` is what executors run. It never raises for a task failure: it
 returns an :class:`AttemptOutcome` that the runner (the one writer) records.
+
+An attempt's log is captured into a local file (under ``Settings.logs_dir``). When the
+artifact store is not on local disk (S3), the worker then copies the log into the store at
+:func:`log_name`, so that any machine can read it: :func:`read_log` looks in both places.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import traceback
 from collections.abc import Mapping
@@ -18,14 +24,18 @@ from dagwell.core.datasets import Dataset
 from dagwell.core.models import LoggedModel
 from dagwell.core.records import Metric
 from dagwell.core.values import DEFAULT_OUTPUT, GATHER, ItemOf, StoredValue
-from dagwell.errors import SerializationError, TaskError
+from dagwell.errors import NotFoundError, SerializationError, StorageError, TaskError
 from dagwell.execution.capture import captured_output
 from dagwell.storage.shared import artifact_store as artifact_store  # one per URL
 from dagwell.tracking.datasets import resolve_uri
 
 if TYPE_CHECKING:
+    from dagwell.core.records import Attempt
     from dagwell.core.task import Task
+    from dagwell.settings import Settings
     from dagwell.storage.artifacts import ArtifactStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,18 @@ def now() -> datetime:
 
 
 def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
-    """Run one attempt and describe how it went; task errors are caught and reported."""
+    """Run one attempt and describe how it went; task errors are caught and reported.
+
+    When the artifact store is not on this machine's disk, the attempt's log is copied
+    into it before the outcome is returned (see :func:`log_name`).
+    """
+    store = artifact_store(spec.artifacts_url)
+    outcome = _execute(spec, store)
+    _keep_log(store, spec)
+    return outcome
+
+
+def _execute(spec: AttemptSpec, store: ArtifactStore) -> AttemptOutcome:
     started = now()
     context = TaskContext(
         run_id=spec.run_id,
@@ -82,7 +103,6 @@ def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
         scheduled_for=spec.scheduled_for,
         artifacts_url=spec.artifacts_url,
     )
-    store = artifact_store(spec.artifacts_url)
     with captured_output(spec.log_path, fd_level=spec.fd_capture), task_context(context):
         try:
             args = resolve(store, spec.args)
@@ -112,6 +132,53 @@ def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
         metrics=tuple(context.log.metrics),
         models=tuple(context.log.models),
     )
+
+
+def log_name(run_id: str, node: str, attempt: int) -> str:
+    """Where an attempt's log is kept in a store that is not local, relative to its root.
+
+    >>> log_name("3f2a", "train", 2)
+    'logs/3f2a/train.2.log'
+    """
+    return f"logs/{run_id}/{node}.{attempt}.log"
+
+
+def _keep_log(store: ArtifactStore, spec: AttemptSpec) -> None:
+    """Copy the attempt's local log into a store that is not on local disk."""
+    if spec.log_path is None or store.is_local:
+        return
+    try:
+        with open(spec.log_path, "rb") as fileobj:
+            data = fileobj.read()
+    except OSError:
+        return  # the attempt printed nothing (no log), or its log could not be written here
+    try:
+        store.put_file(log_name(spec.run_id, spec.node, spec.attempt), data)
+    except StorageError as exc:  # the attempt's result stands; its log stays local
+        log.warning("the log of %s attempt %d was not copied: %s", spec.node, spec.attempt, exc)
+
+
+def read_log(run_id: str, node: str, attempt: Attempt, settings: Settings) -> str | None:
+    """What one attempt of ``node`` printed and logged, or None if nothing was captured.
+
+    Read from the local file the attempt's row records when this machine has it, else
+    from the artifact store's copy (kept when the store is S3 or another non-local store).
+
+    >>> run = dw.get_run("3f2a")
+    >>> print(read_log(run.id, "train", run.tasks["train"].attempts[-1], settings))
+    """
+    path = attempt.log_path
+    if path is not None and os.path.isfile(path):
+        with open(path, "rb") as fileobj:
+            return fileobj.read().decode(errors="replace")
+    store = artifact_store(settings.artifacts_url, settings)
+    if store.is_local:
+        return None
+    try:
+        data = store.read_file(log_name(run_id, node, attempt.number))
+    except NotFoundError:
+        return None
+    return data.decode(errors="replace")
 
 
 def _store_outputs(store: ArtifactStore, spec: AttemptSpec, value: Any) -> dict[str, StoredValue]:

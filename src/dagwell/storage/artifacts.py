@@ -7,17 +7,25 @@ Layout under the root URL::
 
     objects/<hash[:2]>/<hash[2:]>    one file per distinct content (BLAKE3 hex digest)
     tmp/<uuid>                       a write in progress, renamed into objects/ when complete
+    logs/<run>/<node>.<attempt>.log  attempt logs, copied here when the store is not local
 
-A file appears under ``objects/`` only by an atomic rename of a complete (and, by default,
-fsynced) temporary file, so a crash never leaves a half-written object. Small plain-JSON
-values are not written at all: their :class:`~dagwell.core.values.StoredValue` holds them.
-Since an object is never changed once renamed into place, a big array in a local store is
-loaded by mapping its file copy-on-write rather than by copying it into new memory.
+On a filesystem, a file appears under ``objects/`` only by an atomic rename of a complete
+(and, by default, fsynced) temporary file, so a crash never leaves a half-written object.
+An object store (S3 and S3-compatible servers, GCS, Azure) cannot rename atomically, but
+shows an object only once its upload has completed, whole: there each object is uploaded
+straight to its content address, and a failed upload is aborted, never completed. Small
+plain-JSON values are not written at all: their :class:`~dagwell.core.values.StoredValue`
+holds them. Since an object is never changed once in place, a big array in a local store
+is loaded by mapping its file copy-on-write rather than by copying it into new memory;
+from other stores values are read into memory. Whatever error a remote filesystem raises
+(botocore's connection errors, for one) reaches callers as a
+:class:`~dagwell.errors.StorageError`, or :class:`~dagwell.errors.NotFoundError`.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import posixpath
@@ -26,20 +34,22 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from typing import IO, TYPE_CHECKING, Any
 
 from blake3 import blake3
 
 from dagwell.core.values import StoredValue
 from dagwell.errors import NotFoundError, StorageError
+from dagwell.storage.filesystems import filesystem_for, is_object_store
 from dagwell.storage.serializers import JSON, NPY, get_serializer, serialize, type_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     import fsspec
 
+    from dagwell.storage.filesystems import StorageConfig
     from dagwell.storage.serializers import Chunk
 
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -54,6 +64,9 @@ _WRITEBACK_BYTES = 8 * 1024 * 1024
 # Arrays of at least this size are loaded from a local store by mapping the object's file
 # (copy-on-write) rather than reading it into new memory.
 _MAP_BYTES = 16 * 1024 * 1024
+# An upload to an object store goes in parts of this size (S3 wants at least 5 MiB each);
+# each part is copied once into the upload buffer, so this bounds the extra memory.
+_PART_BYTES = 32 * 1024 * 1024
 
 
 class ArtifactStore:
@@ -64,6 +77,9 @@ class ArtifactStore:
             ``s3://bucket/prefix``. A local root is created on the first write.
         fsync: on local disk, flush each object (and its folder entry) to the device before
             :meth:`put` returns, so a stored value survives a power loss.
+        config: for ``s3://`` roots, where the S3-compatible endpoint comes from: a
+            :class:`~dagwell.settings.Settings` or an environment mapping (by default this
+            process's environment; see :mod:`dagwell.storage.filesystems`).
 
     Example::
 
@@ -72,9 +88,13 @@ class ArtifactStore:
         assert (store.get(stored) == numpy.arange(10)).all()
     """
 
-    def __init__(self, url: str, *, fsync: bool = True) -> None:
+    def __init__(
+        self, url: str, *, fsync: bool = True, config: StorageConfig | None = None
+    ) -> None:
         self._url = url
         self._fsync = fsync
+        self._config = config
+        self._object_store = False
         # Local files take plain open/os.replace: fsspec's wrappers cost more than the
         # whole write of a small value, and numpy reads a real file much faster. A plain
         # local path does not even import fsspec, which costs more than a run of a few tasks.
@@ -98,6 +118,11 @@ class ArtifactStore:
         return self._url
 
     @property
+    def is_local(self) -> bool:
+        """Whether the root is a folder on this machine's disk (a path or ``file://``)."""
+        return self._local
+
+    @property
     def _fs(self) -> fsspec.AbstractFileSystem:
         # Only stores that are not plain local folders use it.
         if self._fs_found is None:
@@ -106,17 +131,15 @@ class ArtifactStore:
         return self._fs_found
 
     def _connect(self) -> str:
-        import fsspec
-
         try:
-            fs, root = fsspec.core.url_to_fs(self._url)
-        except (ImportError, ValueError) as exc:
+            fs, root = filesystem_for(self._url, self._config)
+        except StorageError as exc:
             raise StorageError(
-                f"cannot open the artifact store {self._url!r}: {exc} (install the fsspec "
-                "backend for its scheme, e.g. pip install s3fs, or fix DAGWELL_ARTIFACTS)"
-            ) from exc
+                f"cannot open the artifact store (DAGWELL_ARTIFACTS): {exc}"
+            ) from exc.__cause__
         self._fs_found = fs
-        return str(root)
+        self._object_store = is_object_store(fs)
+        return root
 
     def path_for(self, hash: str) -> str:
         """Where the object ``hash`` lives: a local path, or a URL for other filesystems.
@@ -142,7 +165,10 @@ class ArtifactStore:
         if _HASH.fullmatch(hash) is None:
             return False
         path = self._object_path(hash)
-        return os.path.exists(path) if self._local else bool(self._fs.exists(path))
+        if self._local:
+            return os.path.exists(path)
+        with self._remote_errors(f"look for artifact {hash} in"):
+            return bool(self._fs.exists(path))
 
     def open(self, hash: str) -> IO[bytes]:
         """Open the object ``hash`` for binary reading; close it when done.
@@ -154,11 +180,11 @@ class ArtifactStore:
             with store.open(stored.hash) as f:
                 header = f.read(6)
         """
+        if not self._local:
+            return self._open_remote(hash)
         path = self._object_path(hash)
         try:
-            if self._local:
-                return open(path, "rb")
-            return self._fs.open(path, "rb")  # type: ignore[no-any-return]
+            return open(path, "rb")
         except FileNotFoundError:
             raise NotFoundError(f"artifact {hash} not found in {self._url}") from None
         except OSError as exc:
@@ -201,7 +227,8 @@ class ArtifactStore:
         try:
             if not self._local:
                 digest = _hash(chunks, size)
-                self._write_fsspec(digest, chunks)
+                with self._remote_errors("write an artifact to"):
+                    self._write_fsspec(digest, chunks)
             elif size < _OVERLAP_BYTES:
                 digest = _hash(chunks, size)
                 self._write_local(digest, chunks, size)
@@ -223,7 +250,10 @@ class ArtifactStore:
         From a local store, a numpy array of 16 MiB or more is mapped from its object
         copy-on-write, not read: it is a plain writable ``ndarray`` that costs no copy up
         front, and what one caller writes to it reaches neither the object nor other callers.
-        Raises :class:`~dagwell.errors.NotFoundError` if its object is missing.
+        From any other store (S3), values are read into memory: most objects are fetched
+        whole in one request; an array of 16 MiB or more is read in parts of 32 MiB straight
+        into its own memory, so it takes little more than its size while loading. Raises
+        :class:`~dagwell.errors.NotFoundError` if its object is missing.
 
         Example::
 
@@ -238,6 +268,18 @@ class ArtifactStore:
                 return json.loads(json.dumps(inline))
             return inline
         serializer = get_serializer(stored.serializer)
+        if not self._local:
+            if serializer is NPY and stored.size >= _MAP_BYTES:
+                # numpy.load reads a file object into the array in small pieces; a buffer of
+                # a part's size makes each part one request, and the whole object is never
+                # in memory beside the array.
+                with (
+                    self._remote_errors(f"read artifact {stored.hash} from"),
+                    self._open_remote(stored.hash, block_size=_PART_BYTES) as fileobj,
+                ):
+                    return NPY.load(fileobj)
+            # One request for the whole object, where a file object would make several.
+            return serializer.load(io.BytesIO(self._fetch(stored.hash)))
         with self.open(stored.hash) as fileobj:
             if serializer is NPY and self._local and os.name == "posix":
                 # Objects are never changed in place (a write renames a new file over),
@@ -245,6 +287,54 @@ class ArtifactStore:
                 # into new memory. Not on Windows, where a mapped file cannot be deleted.
                 return NPY.load(fileobj, map_from=_MAP_BYTES)
             return serializer.load(fileobj)
+
+    def put_file(self, name: str, data: bytes) -> str:
+        """Write ``data`` to the file ``name`` beside the objects (replacing it); its URL.
+
+        For files that are not content-addressed, such as attempt logs
+        (``logs/<run>/<node>.<attempt>.log``). ``name`` is a relative ``/``-separated path
+        outside ``objects/`` and ``tmp/``. On an object store the file appears whole; on a
+        filesystem it is renamed into place like an object.
+
+        Example::
+
+            url = store.put_file("logs/3f2a/train.1.log", b"epoch 1 loss 0.3")
+            assert store.read_file("logs/3f2a/train.1.log") == b"epoch 1 loss 0.3"
+        """
+        path = self._named_path(name)
+        if not self._local:
+            with self._remote_errors(f"write {name} to"):
+                if self._object_store:
+                    self._upload(path, [data])
+                else:
+                    self._fs.pipe_file(path, data)
+            return str(self._fs.unstrip_protocol(path))
+        try:
+            self._commit(self._write_temporary([data], len(data)), path)
+        except OSError as exc:
+            raise StorageError(f"cannot write {name} to {self._url}: {exc}") from exc
+        return path
+
+    def read_file(self, name: str) -> bytes:
+        """The bytes of the file ``name`` that :meth:`put_file` wrote.
+
+        Raises :class:`~dagwell.errors.NotFoundError` if there is none.
+
+        Example::
+
+            text = store.read_file("logs/3f2a/train.1.log").decode()
+        """
+        path = self._named_path(name)
+        if not self._local:
+            with self._remote_errors(f"read {name} from", missing=name):
+                return bytes(self._fs.cat_file(path))
+        try:
+            with open(path, "rb") as fileobj:
+                return fileobj.read()
+        except FileNotFoundError:
+            raise NotFoundError(f"{name} not found in {self._url}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {name} from {self._url}: {exc}") from exc
 
     def sweep_temporary(self, older_than: float = 3600) -> int:
         """Delete temporary files left by writes that died, and return how many.
@@ -282,6 +372,48 @@ class ArtifactStore:
         if _HASH.fullmatch(hash) is None:
             raise NotFoundError(f"{hash!r} is not an artifact hash (64 lowercase hex digits)")
         return posixpath.join(self._root, "objects", hash[:2], hash[2:])
+
+    def _named_path(self, name: str) -> str:
+        parts = name.split("/")
+        if (
+            not name
+            or parts[0] in ("objects", "tmp")
+            or any(part in ("", ".", "..") or "\0" in part for part in parts)
+        ):
+            raise NotFoundError(
+                f"{name!r} is not a file name in the artifact store (a relative path outside "
+                "objects/ and tmp/, without '.' or '..' parts)"
+            )
+        return posixpath.join(self._root, name)
+
+    def _open_remote(self, hash: str, block_size: int | None = None) -> IO[bytes]:
+        path = self._object_path(hash)
+        options = {} if block_size is None else {"block_size": block_size}
+        with self._remote_errors(f"read artifact {hash} from", missing=f"artifact {hash}"):
+            return self._fs.open(path, "rb", cache_type="readahead", **options)  # type: ignore[no-any-return]
+
+    def _fetch(self, hash: str) -> bytes:
+        path = self._object_path(hash)
+        with self._remote_errors(f"read artifact {hash} from", missing=f"artifact {hash}"):
+            return bytes(self._fs.cat_file(path))
+
+    @contextmanager
+    def _remote_errors(self, doing: str, missing: str | None = None) -> Iterator[None]:
+        """Turn whatever a remote filesystem raises into our errors, the cause kept.
+
+        ``missing`` names what a FileNotFoundError means is not there (NotFoundError);
+        without it, that too is a StorageError.
+        """
+        try:
+            yield
+        except (NotFoundError, StorageError):
+            raise
+        except FileNotFoundError as exc:
+            if missing is None:
+                raise StorageError(f"cannot {doing} {self._url}: {exc}") from exc
+            raise NotFoundError(f"{missing} not found in {self._url}") from None
+        except Exception as exc:  # each fsspec backend has its own errors (botocore's)
+            raise StorageError(f"cannot {doing} {self._url}: {exc}") from exc
 
     def _write_local(self, digest: str, chunks: Sequence[Chunk], size: int) -> None:
         # The hash is known before writing, so content already stored costs one stat.
@@ -359,7 +491,11 @@ class ArtifactStore:
     def _write_fsspec(self, digest: str, chunks: Sequence[Chunk]) -> None:
         fs = self._fs
         target = self._object_path(digest)
+        # The hash is known before writing, so content already stored costs one request.
         if fs.exists(target):
+            return
+        if self._object_store:
+            self._upload(target, chunks)
             return
         temporary = posixpath.join(self._root, "tmp", uuid.uuid4().hex)
         try:
@@ -371,6 +507,38 @@ class ArtifactStore:
             with suppress(FileNotFoundError):
                 fs.rm_file(temporary)
             raise
+
+    def _upload(self, path: str, chunks: Sequence[Chunk]) -> None:
+        """Upload ``chunks`` as the object ``path``, visible only once complete.
+
+        A small object goes in one PUT, a big one as a multipart upload that the store
+        shows only when it is completed, on close. Any failure before that aborts the
+        upload: closing (or collecting) the file would complete it with what it has.
+        """
+        fileobj = self._fs.open(path, "wb", block_size=_PART_BYTES)
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                if view.ndim != 1 or view.itemsize != 1:
+                    view = view.cast("B")
+                # Part by part, so the upload buffer never holds more than about one part.
+                for start in range(0, view.nbytes, _PART_BYTES):
+                    fileobj.write(view[start : start + _PART_BYTES])
+        except BaseException:
+            _abandon(fileobj)
+            raise
+        fileobj.close()
+
+
+def _abandon(fileobj: Any) -> None:
+    """Abort an upload in progress, so that nothing of it ever becomes visible."""
+    try:
+        discard = getattr(fileobj, "discard", None)
+        if discard is not None:
+            discard()  # s3fs: abort the multipart upload, drop the buffer
+    finally:
+        # Marked closed, the file's finalizer will not complete the upload with a part.
+        fileobj.closed = True
 
 
 def _local_root(url: str) -> str | None:

@@ -11,7 +11,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from dagwell.storage.filesystems import s3_endpoint
+
 if TYPE_CHECKING:
+    from dagwell.settings import Settings
     from dagwell.storage.artifacts import ArtifactStore
     from dagwell.storage.metadata.store import MetadataStore
 
@@ -27,17 +30,22 @@ def metadata_store(db_url: str) -> MetadataStore:
     return MetadataStore(db_url)
 
 
-_artifact_stores: dict[str, ArtifactStore] = {}
+_artifact_stores: dict[tuple[str, str | None], ArtifactStore] = {}
 
 
-def artifact_store(url: str) -> ArtifactStore:
-    """The artifact store rooted at ``url``, opened once per process.
+def artifact_store(url: str, settings: Settings | None = None) -> ArtifactStore:
+    """The artifact store rooted at ``url``, opened once per process (and S3 endpoint).
 
-    >>> artifact_store(settings.artifacts_url).get(stored)
+    For an ``s3://`` root, the S3-compatible endpoint is ``settings.s3_endpoint`` when
+    ``settings`` is given, else ``DAGWELL_S3_ENDPOINT`` in this process's environment (as
+    in a worker); see :mod:`dagwell.storage.filesystems`.
+
+    >>> artifact_store(settings.artifacts_url, settings).get(stored)
     """
-    store = _artifact_stores.get(url)
+    endpoint = s3_endpoint(url, settings)
+    store = _artifact_stores.get((url, endpoint))
     if store is None:
         from dagwell.storage.artifacts import ArtifactStore
 
-        store = _artifact_stores[url] = ArtifactStore(url)
+        store = _artifact_stores[(url, endpoint)] = ArtifactStore(url, config=settings)
     return store

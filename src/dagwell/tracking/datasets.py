@@ -51,7 +51,9 @@ def snapshot(version: DatasetVersion, store: ArtifactStore) -> str:
     """Copy the dataset's files into ``store``; the hash of the manifest that lists them.
 
     Each file is stored by content hash, so unchanged files cost nothing the second time.
-    The whole of each file passes through memory once.
+    The whole of each file passes through memory once. The files are stored first and the
+    manifest last, so a reader that finds the manifest finds every file it lists: on S3,
+    where each object appears whole when its upload completes, as on local disk.
     """
     files = {
         relative: store.put(_read_all(opener)).to_json()

@@ -205,7 +205,7 @@ class ModelRegistry:
 
 
 def _with_loader(version: ModelVersion, settings: Settings) -> ModelVersion:
-    return replace(version, loader=artifact_store(settings.artifacts_url).get)
+    return replace(version, loader=artifact_store(settings.artifacts_url, settings).get)
 
 
 models = ModelRegistry()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import click
@@ -176,6 +175,7 @@ def _print_metrics(ctx: CliContext, found: Run) -> None:
 def logs_command(ctx: CliContext, run_id: str, node: str | None, attempt: int | None) -> None:
     """Print the captured output of RUN's attempts (all nodes, or only NODE)."""
     from dagwell.errors import NotFoundError
+    from dagwell.execution.attempt import read_log
     from dagwell.execution.runs import get_run
 
     found = get_run(run_id, settings=ctx.settings)
@@ -189,11 +189,8 @@ def logs_command(ctx: CliContext, run_id: str, node: str | None, attempt: int | 
             if attempt is not None and a.number != attempt:
                 continue
             click.secho(f"== {task.node} · attempt {a.number} · {a.status.value} ==", bold=True)
-            path = Path(a.log_path) if a.log_path else None
-            if path is not None and path.is_file():
-                click.echo(path.read_text(errors="replace"), nl=False)
-            else:
-                click.echo("(no output captured)")
+            text = read_log(found.id, task.node, a, ctx.settings)
+            click.echo(text if text is not None else "(no output captured)", nl=text is None)
 
 
 @click.command("datasets")
