@@ -346,3 +346,43 @@ def test_a_daemon_killed_mid_run_resumes_the_run_when_restarted(
 
     restarted.process.send_signal(signal.SIGTERM)
     assert restarted.process.wait(timeout=30) == 0, restarted.text()
+
+
+SLOW_TICKER = textwrap.dedent(
+    """
+    import time
+
+    import dagwell as dw
+
+
+    @dw.task
+    def nap() -> str:
+        time.sleep(2)
+        return "rested"
+
+
+    @dw.pipeline(schedule=dw.every(seconds=1), max_active_runs=1)
+    def napping():
+        return nap()
+    """
+)
+
+
+def test_ctrl_c_waits_for_the_runs_in_progress_which_finish(
+    tmp_path: Path, settings: dw.Settings, start_daemon: Start
+) -> None:
+    """Ctrl-C in a terminal reaches the whole process group; runs must not die of it."""
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "napping.py").write_text(SLOW_TICKER)
+    daemon = start_daemon(str(folder), "--plain", "--workers", "1")
+
+    def running() -> list[dw.Run]:
+        return [r for r in runs_of(settings, "napping") if r.status == "running"]
+
+    [run] = wait_for(running, "a run in progress", daemon)
+    os.killpg(daemon.process.pid, signal.SIGINT)
+
+    assert daemon.process.wait(timeout=60) == 130, daemon.text()
+    assert dw.get_run(run.id, settings=settings).status == "succeeded", daemon.text()
+    assert "waiting for 1 run(s) to finish" in daemon.text()

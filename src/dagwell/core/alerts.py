@@ -33,11 +33,6 @@ class AlertKind(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
-    @property
-    def hook_option(self) -> str:
-        """The task and pipeline option whose hooks receive this kind (``on_failure``...)."""
-        return f"on_{self.value}"
-
 
 @dataclass(frozen=True)
 class Alert:

@@ -55,16 +55,25 @@ def every(*, seconds: float = 0, minutes: float = 0, hours: float = 0, days: flo
 
 
 def parse_every(text: str) -> Every | None:
-    """The :class:`Every` written as ``every 30s`` (as :attr:`Every.text` writes it), or None."""
+    """The :class:`Every` written as ``every 30s`` (as :attr:`Every.text` writes it).
+
+    None for text that is not an interval (cron text); an error for a malformed interval.
+    """
     words = text.strip().split()
     if len(words) != 2 or words[0] != "every" or not words[1]:
         return None
     number, unit = words[1][:-1], words[1][-1]
     sizes = dict(_UNITS)
     try:
-        return Every(float(number) * sizes[unit]) if unit in sizes else None
+        value = float(number)
     except ValueError:
-        return None
+        value = math.nan
+    if unit not in sizes or not (math.isfinite(value) and value > 0):
+        raise DefinitionError(
+            f"invalid interval schedule {text!r}: write 'every' and a positive number with "
+            "a unit s, m, h or d, such as 'every 30s', or use dw.every(minutes=5)"
+        )
+    return Every(value * sizes[unit])
 
 
 @dataclass(frozen=True)
@@ -174,12 +183,10 @@ class Schedule:
             step = self.spec.seconds
             skipped = math.floor((now - next_due).total_seconds() / step)
             return next_due + timedelta(seconds=skipped * step)
-        newest = next_due
-        while True:  # cron gaps are short enough to walk; intervals are computed above
-            following = self.next_after(newest)
-            if following > now:
-                return newest
-            newest = following
+        # Back from now, not forward from next_due: after a long downtime of a frequent cron
+        # the forward walk would take minutes.
+        newest = self._previous_cron(now, self.spec)
+        return newest if newest is not None and newest > next_due else next_due
 
     def _next_interval(self, moment: datetime, step: float) -> datetime:
         # In UTC: adding a timedelta to a zoned datetime adds wall-clock time, and an
@@ -192,6 +199,26 @@ class Schedule:
         if candidate <= moment:  # float rounding on very long spans
             candidate += timedelta(seconds=step)
         return candidate.astimezone(UTC)
+
+    def _previous_cron(self, moment: datetime, text: str) -> datetime | None:
+        """The newest cron time at or before ``moment`` that :meth:`next_after` also yields."""
+        from croniter import croniter
+
+        zone = _zone(self.timezone)
+        wall = moment.astimezone(zone).replace(tzinfo=None) + timedelta(seconds=1)
+        times = croniter(text, wall)
+        for _ in range(1000):
+            candidate = times.get_prev(datetime).replace(tzinfo=zone).astimezone(UTC)
+            if self.start is not None and candidate < self.start:
+                return None
+            if candidate <= moment and self.next_after(candidate - _TICK) == candidate:
+                # Wall-clock steps back can skip a time that ran in the first pass of a
+                # repeated (fall-back) hour; step forward over any such.
+                following = self.next_after(candidate)
+                while following <= moment:
+                    candidate, following = following, self.next_after(following)
+                return candidate
+        return None
 
     def _next_cron(self, moment: datetime, text: str) -> datetime:
         from croniter import croniter
@@ -214,7 +241,7 @@ def _check_cron(text: str) -> None:
     if not text.strip() or not croniter.is_valid(text):
         raise DefinitionError(
             f"invalid cron schedule {text!r}: write five fields (minute hour day month "
-            "weekday) such as '0 3 * * *', or @hourly, @daily, @weekly, @monthly, @yearly"
+            "weekday; a sixth for seconds) such as '0 3 * * *', or @hourly, @daily, @weekly, @monthly, @yearly"
         )
 
 

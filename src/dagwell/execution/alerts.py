@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from dagwell.core.alerts import HOOK_OPTIONS, Alert, AlertHook, AlertKind
 from dagwell.core.states import RunState, TaskState
@@ -329,43 +330,100 @@ class AlertHooks(Hooks):
 
 
 class _Outbox:
-    """The delivery thread: tries each alert's hooks, then records the alert once."""
+    """Delivers alerts. Each is recorded first (its deliveries pending); then each notifier
+    gets it in a lane of its own: one notifier's alerts arrive in order, and a receiver
+    that hangs holds up only its own lane. Results are recorded as they come."""
 
     def __init__(self, store: MetadataStore, delays: tuple[float, ...]) -> None:
         self.store = store
         self.delays = delays
         self.queue: queue.Queue[tuple[Alert, list[AlertHook]] | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._work, name="dagwell-alerts", daemon=True)
+        self.thread = threading.Thread(target=self._record, name="dagwell-alerts", daemon=True)
+        self.lanes: dict[str, _Lane] = {}
+        self.results: dict[str, list[Delivery]] = {}
+        self.lock = threading.Lock()
 
     def start(self) -> None:
         self.thread.start()
 
     def put(self, alert: Alert, hooks: list[AlertHook]) -> None:
+        # Never written here: hooks are called inside the runner's write transaction.
         self.queue.put((alert, hooks))
 
     def close(self, timeout: float) -> None:
         """Deliver what is queued (waiting up to ``timeout`` seconds), then stop."""
         if not self.thread.is_alive():
             return
+        deadline = time.monotonic() + timeout
         self.queue.put(None)
         self.thread.join(timeout)
-        if self.thread.is_alive():
+        for lane in self.lanes.values():
+            lane.queue.put(None)
+        for lane in self.lanes.values():
+            lane.thread.join(max(deadline - time.monotonic(), 0.0))
+        late = [name for name, lane in self.lanes.items() if lane.thread.is_alive()]
+        if late or self.thread.is_alive():
             log.warning(
-                "alerts of this run are still being delivered after %.0fs; not waiting longer",
+                "alerts of this run are still being delivered after %.0fs (to %s); they stay "
+                "recorded as pending",
                 timeout,
+                ", ".join(late) or "the database",
             )
 
-    def _work(self) -> None:
-        from dagwell.storage.metadata.alerts import record_alert
+    def _record(self) -> None:
+        from dagwell.storage.metadata.alerts import Delivery
 
         while (item := self.queue.get()) is not None:
             alert, hooks = item
-            deliveries = [deliver(alert, hook, self.delays) for hook in hooks]
-            try:
-                with self.store.transaction() as tx:
-                    record_alert(tx, alert, deliveries)
-            except Exception as exc:  # a lost record must not lose the other alerts
-                log.warning("could not record alert %s (%s): %s", alert.id, alert.summary, exc)
+            names = [notifier_name(h) for h in hooks]
+            pending = [Delivery(name, ok=False, tries=0, error="pending") for name in names]
+            with self.lock:
+                self.results[alert.id] = list(pending)
+            self._write(alert, partial(_record_pending, alert=alert, pending=pending))
+            for index, (name, hook) in enumerate(zip(names, hooks, strict=True)):
+                self._lane(name).queue.put((alert, index, hook))
+
+    def _lane(self, name: str) -> _Lane:
+        lane = self.lanes.get(name)
+        if lane is None:
+            lane = self.lanes[name] = _Lane(self._deliver)
+        return lane
+
+    def _deliver(self, alert: Alert, index: int, hook: AlertHook) -> None:
+        from dagwell.storage.metadata.alerts import set_deliveries
+
+        delivery = deliver(alert, hook, self.delays)
+        with self.lock:
+            self.results[alert.id][index] = delivery
+            now_known = list(self.results[alert.id])
+        self._write(alert, lambda tx: set_deliveries(tx, alert.id, now_known))
+
+    def _write(self, alert: Alert, write: Callable[[Any], None]) -> None:
+        try:
+            with self.store.transaction() as tx:
+                write(tx)
+        except Exception as exc:  # a lost record must not lose the other alerts
+            log.warning("could not record alert %s (%s): %s", alert.id, alert.summary, exc)
+
+
+def _record_pending(tx: Any, *, alert: Alert, pending: list[Delivery]) -> None:
+    from dagwell.storage.metadata.alerts import record_alert
+
+    record_alert(tx, alert, pending)
+
+
+class _Lane:
+    """One notifier's queue of alerts and the thread that hands them over, in order."""
+
+    def __init__(self, deliver_one: Callable[[Alert, int, AlertHook], None]) -> None:
+        self.queue: queue.Queue[tuple[Alert, int, AlertHook] | None] = queue.Queue()
+        self.deliver_one = deliver_one
+        self.thread = threading.Thread(target=self._work, name="dagwell-alerts", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while (item := self.queue.get()) is not None:
+            self.deliver_one(*item)
 
 
 def deliver(

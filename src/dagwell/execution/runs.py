@@ -361,18 +361,19 @@ def resume(
 
 
 def runner_alive(found: Run, *, stale_after: float = 60.0) -> bool:
-    """Whether the process running ``found`` still lives (by pid on this host, else heartbeat)."""
+    """Whether the process running ``found`` still lives: its heartbeat is fresh and, on
+    this host, its pid exists (a pid alone can be reused after a reboot or in a container)."""
+    beat = found.heartbeat_at or found.started_at
+    fresh = beat is not None and (now() - beat).total_seconds() < stale_after
     host, _, pid = (found.runner or "").rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
+    if fresh and host == socket.gethostname() and pid.isdigit():
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             return True
-        return True
-    beat = found.heartbeat_at or found.started_at
-    return beat is not None and (now() - beat).total_seconds() < stale_after
+    return fresh
 
 
 def _pipeline_of(found: Run) -> Pipeline:

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from dagwell.core.schedules import Schedule
 from dagwell.core.states import RunState
+from dagwell.errors import DefinitionError
 from dagwell.scheduling.discovery import discover, pipeline_files
 from dagwell.scheduling.lock import SchedulerLock
 from dagwell.scheduling.recovery import recover_dead_runs
@@ -57,6 +58,9 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 """How often the daemon looks for due schedules and queued runs."""
+
+MAX_PAUSE_SECONDS = 30.0
+"""The longest wait between rounds after rounds failed (a locked or unreachable database)."""
 
 RESCAN_SECONDS = 30.0
 """How often pipeline files are checked for changes (they are re-read only if changed)."""
@@ -133,6 +137,11 @@ class Scheduler:
 
     def start(self) -> None:
         """Take the scheduler lock (SQLite) and register the pipelines in ``paths``."""
+        missing = [p for p in self.paths if not Path(p).exists()]
+        if missing:
+            raise DefinitionError(
+                f"no such pipeline file or folder: {', '.join(map(repr, missing))}"
+            )
         self.lock.acquire()
         self.scan(self.clock(), force=True)
 
@@ -140,11 +149,20 @@ class Scheduler:
         self, stop: threading.Event, on_tick: Callable[[Scheduler], None] | None = None
     ) -> None:
         """Tick about once a second until ``stop`` is set; then wait for the runs in progress."""
+        pause = TICK_SECONDS
         while not stop.is_set():
-            self.tick(self.clock())
+            try:
+                self.tick(self.clock())
+                pause = TICK_SECONDS
+            except Exception as exc:  # a locked or unreachable database must not end it
+                pause = min(pause * 2, MAX_PAUSE_SECONDS)
+                self._event(
+                    f"this round failed ({type(exc).__name__}: {exc}); again in {pause:g} s"
+                )
+                log.debug("scheduler round failed", exc_info=True)
             if on_tick is not None:
                 on_tick(self)
-            stop.wait(TICK_SECONDS)
+            stop.wait(pause)
 
     def shutdown(self, *, cancel: bool = False, wait: float | None = None) -> None:
         """Stop launching; wait for running runs (``cancel`` interrupts them first)."""
@@ -174,7 +192,7 @@ class Scheduler:
             self.store, at=now, own=set(self.children), stale_after=self.stale_after
         ):
             follow = f"resumed as run {successor}" if successor else "given up"
-            self._event(now, f"run {dead} lost its runner; {follow}")
+            self._event(f"run {dead} lost its runner; {follow}")
         self.queue_due(now)
         if not self._stopping:
             self.launch(now)
@@ -182,16 +200,16 @@ class Scheduler:
     def scan(self, now: datetime, *, force: bool = False) -> None:
         """Re-read the pipeline files if any changed (or ``force``) and register what they hold."""
         self._scanned_at = time.monotonic()
-        try:
-            files = pipeline_files(self.paths)
-        except Exception as exc:  # a folder that vanished must not stop the daemon
-            self._event(now, f"cannot list pipeline files: {exc}")
-            return
+        present = [p for p in self.paths if Path(p).exists()]
+        files = pipeline_files(present)  # a vanished path: its pipelines are unregistered
         mtimes = {f: _mtime(f) for f in files}
         if not force and mtimes == self._mtimes:
             return
+        for gone in sorted(set(self.paths) - set(present)):
+            self._event(f"pipeline path {gone} is gone; its pipelines are unregistered")
         self._mtimes = mtimes
         found = discover(files)
+        events = []
         with self.store.transaction() as tx:
             names = []
             for name, described in found.pipelines.items():
@@ -200,17 +218,16 @@ class Scheduler:
                 registered = registration(described, existing, now)
                 save_pipeline(tx, registered)
                 if existing is None or not existing.active:
-                    self._event(
-                        now, f"registered pipeline {name} ({registered.schedule or 'no schedule'})"
-                    )
+                    schedule = registered.schedule or "no schedule"
+                    events.append(f"registered pipeline {name} ({schedule})")
             deactivate_others(tx, self._in_scope(files), names)
             for path, error in found.errors.items():
                 record_load_error(tx, path, error, now)
             clear_load_errors(tx, [f for f in files if f not in found.errors])
+        for text in events:
+            self._event(text)
         for path, error in found.errors.items():
-            self._event(
-                now, "cannot load " + (error if error.startswith(path) else f"{path}: {error}")
-            )
+            self._event("cannot load " + (error if error.startswith(path) else f"{path}: {error}"))
 
     def _in_scope(self, files: Sequence[str]) -> Callable[[str], bool]:
         """Whether a registered pipeline's file is this daemon's to (de)register: one it
@@ -227,20 +244,30 @@ class Scheduler:
 
         return in_scope
 
+    def _owns(self, file: str) -> bool:
+        """Whether ``file`` is under this daemon's paths (it schedules only those)."""
+        path = Path(file)
+        roots = [Path(p).resolve() for p in self.paths]
+        return any(path == root or root in path.parents for root in roots)
+
     def queue_due(self, now: datetime) -> list[str]:
         """Queue a run for every scheduled time now due; return their ids."""
         from dagwell.execution.runs import new_run_id
 
         queued: list[str] = []
         with self.store.reading() as conn:  # an idle tick takes no write lock
-            if not any(_is_due(p, now) for p in list_pipelines(conn)):
-                return queued
+            due = [
+                p
+                for p in list_pipelines(conn)
+                if _is_due(p, now) and self._owns(p.source.rpartition(":")[0])
+            ]
+        # The times are worked out before the write lock is taken.
+        plans = [(p, *schedule_of(p).due(p.next_due_at, now)) for p in due if p.next_due_at]
+        if not plans:
+            return queued
+        events = []
         with self.store.transaction() as tx:
-            for registered in list_pipelines(tx):
-                if not _is_due(registered, now):
-                    continue
-                assert registered.next_due_at is not None
-                times, next_due = schedule_of(registered).due(registered.next_due_at, now)
+            for registered, times, next_due in plans:
                 for moment in times:
                     run_id = new_run_id()
                     if queue_run(
@@ -255,12 +282,14 @@ class Scheduler:
                         key=claim_key(registered.name, moment),
                     ):
                         queued.append(run_id)
-                        self._event(
-                            now, f"queued run {run_id} of {registered.name} for {_local(moment)}"
+                        events.append(
+                            f"queued run {run_id} of {registered.name} for {_local(moment)}"
                         )
                 set_next_due(
                     tx, registered.name, next_due_at=next_due, last_scheduled_for=times[-1]
                 )
+        for text in events:  # after the commit: a failing view must not undo the queue
+            self._event(text)
         return queued
 
     def launch(self, now: datetime) -> list[str]:
@@ -274,6 +303,9 @@ class Scheduler:
                 return []
         with self.store.transaction() as tx:
             limits = {p.name: p.max_active_runs for p in list_pipelines(tx, active_only=False)}
+            # Several schedulers (PostgreSQL) count and claim in turn: all rows locked at
+            # once, in name order, the order queue_due updates them in (no deadlock).
+            lock_pipelines(tx, limits)
             full: set[str] = set()
             active: dict[str, int] = {}
             # Pipelines at their limit are left out of the next look, so a long backlog of
@@ -283,7 +315,6 @@ class Scheduler:
                 if not waiting:
                     break
                 fresh = sorted({p for _, p in waiting if p not in active})
-                lock_pipelines(tx, fresh)  # several schedulers: count after the others claim
                 active.update(dict.fromkeys(fresh, 0) | active_counts(tx, fresh))
                 for run_id, pipeline in waiting:
                     if len(claimed) == room:
@@ -322,16 +353,20 @@ class Scheduler:
             command += ["--workers", str(self.workers)]
         try:
             process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, env=self._child_env()
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self._child_env(),
+                preexec_fn=_ignore_interrupts,
             )
         except OSError as exc:
             out.close()
             with self.store.transaction() as tx:
                 fail_running(tx, run_id, error=f"could not start its process: {exc}", at=now)
-            self._event(now, f"could not start run {run_id}: {exc}")
+            self._event(f"could not start run {run_id}: {exc}")
             return
         self.children[run_id] = Child(run_id, pipeline, process, now, out)
-        self._event(now, f"started run {run_id} of {pipeline}")
+        self._event(f"started run {run_id} of {pipeline}")
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -363,10 +398,10 @@ class Scheduler:
                 text = f"run {run_id} of {child.pipeline} failed: {error}"
             elif found.status is RunState.RUNNING:
                 text = f"run {run_id} of {child.pipeline}: its process died (exit code {code})"
-            self._event(self.clock(), text)
+            self._event(text)
 
-    def _event(self, at: datetime, text: str) -> None:
-        event = Event(at, text)
+    def _event(self, text: str) -> None:
+        event = Event(self.clock(), text)
         self.events.append(event)
         log.info(text)
         if self.on_event is not None:
@@ -421,6 +456,13 @@ def schedule_of(registered: RegisteredPipeline) -> Schedule:
         catchup=registered.catchup,
         params=registered.schedule_params,
     )
+
+
+def _ignore_interrupts() -> None:
+    """In a run's process, before Python starts: the terminal's Ctrl-C reaches the whole
+    process group, and the daemon alone decides what happens to runs (SIGTERM cancels).
+    An ignored SIGINT stays ignored across exec, and Python leaves it so."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _is_due(registered: RegisteredPipeline, now: datetime) -> bool:

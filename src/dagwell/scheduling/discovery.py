@@ -19,6 +19,9 @@ from typing import Any
 
 from dagwell.errors import DefinitionError
 
+VERDICT = "dagwell-verdict "
+"""The prefix of the child's answer lines, so output of the files' own never passes for one."""
+
 LOAD_TIMEOUT = 120.0
 """Seconds the pipeline files together may take to import before they count as broken."""
 
@@ -29,7 +32,6 @@ class Discovery:
 
     pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
 
 
 def pipeline_files(paths: Iterable[str | Path]) -> list[str]:
@@ -60,7 +62,7 @@ def discover(files: Sequence[str], *, timeout: float = LOAD_TIMEOUT) -> Discover
     >>> found = discover(pipeline_files(["pipelines/"]))
     >>> sorted(found.pipelines), found.errors
     """
-    result = Discovery(files=list(files))
+    result = Discovery()
     remaining = list(files)
     while remaining:
         verdicts, failure = _scan(remaining, timeout)
@@ -106,11 +108,15 @@ def _scan(files: Sequence[str], timeout: float) -> tuple[list[dict[str, Any]], s
         out = exc.stdout
         stdout = out.decode() if isinstance(out, bytes) else (out or "")
         code = None
-    verdicts = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    verdicts = [
+        json.loads(line[len(VERDICT) :]) for line in stdout.splitlines() if line.startswith(VERDICT)
+    ]
     if code is None:
         return verdicts, f"importing the file took longer than {timeout:g} s"
     if code != 0:
         return verdicts, f"importing the file killed the Python process (exit code {code})"
+    if len(verdicts) < len(files):  # exit code 0 all the same: os._exit(0) in the file
+        return verdicts, "importing the file ended the Python process (exit code 0)"
     return verdicts, None
 
 
@@ -127,6 +133,8 @@ def describe_file(file: str) -> dict[str, Any]:
         }
     except DagwellError as exc:
         return {"file": file, "error": str(exc)}
+    except BaseException as exc:  # SystemExit from a pipeline body, anything user code raises
+        return {"file": file, "error": f"{file}: {type(exc).__name__}: {exc}"}
 
 
 def _describe(file: str, pipeline: Any) -> dict[str, Any]:
@@ -174,7 +182,7 @@ def main(files: Sequence[str]) -> None:
     for file in files:
         with contextlib.redirect_stdout(sys.stderr):  # the files' own prints stay out
             verdict = describe_file(file)
-        print(json.dumps(verdict), file=out, flush=True)
+        print(VERDICT + json.dumps(verdict), file=out, flush=True)
 
 
 if __name__ == "__main__":

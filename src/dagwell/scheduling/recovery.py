@@ -83,7 +83,7 @@ def _settle_and_resume(store: MetadataStore, dead: Run, at: datetime) -> tuple[b
         if attempt.status == AttemptState.RUNNING
     ]
     with store.transaction() as tx:
-        if not fail_running(tx, dead.id, error=error, at=at):
+        if not fail_running(tx, dead.id, error=error, at=at, runner=dead.runner):
             return False, None  # another daemon settled it first
         store.record_attempts(tx, dead.id, ends=lost)
         release_run(tx, dead.id)  # its pool slots

@@ -263,11 +263,37 @@ def test_parse_every_reads_back_every_text(seconds):
     assert parse_every(interval.text) == interval
 
 
-@pytest.mark.parametrize(
-    "text", ["0 3 * * *", "@daily", "every", "every 5", "every 5x", "every abcm", "each 5m", ""]
-)
+@pytest.mark.parametrize("text", ["0 3 * * *", "@daily", "every", "each 5m", ""])
 def test_parse_every_returns_none_for_other_text(text):
     assert parse_every(text) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["every 5", "every 5x", "every abcm", "every 0s", "every -5m", "every nans"]
+)
+def test_a_malformed_interval_is_refused_with_the_text_quoted(text):
+    with pytest.raises(DefinitionError, match=f"invalid interval schedule '{text}'"):
+        Schedule(text)
+
+
+def test_catching_up_without_catchup_finds_the_newest_time_without_walking_the_gap():
+    schedule = Schedule("* * * * *", start=datetime(2025, 6, 1))
+    now = datetime(2026, 11, 26, 16, 30, 30, tzinfo=timezone.utc)
+
+    times, next_due = schedule.due(schedule.first_due(now), now)
+
+    assert times == [datetime(2026, 11, 26, 16, 30, tzinfo=timezone.utc)]
+    assert next_due == datetime(2026, 11, 26, 16, 31, tzinfo=timezone.utc)
+
+
+def test_the_newest_time_in_the_repeated_hour_is_its_first_pass():
+    """02:30 Berlin on the fall-back day ran at 00:30 UTC; asked at 02:10 CET (01:10 UTC)."""
+    schedule = Schedule("30 2 * * *", timezone="Europe/Berlin")
+    now = datetime(2026, 10, 25, 1, 10, tzinfo=timezone.utc)
+
+    times, _ = schedule.due(datetime(2026, 10, 20, 0, 30, tzinfo=timezone.utc), now)
+
+    assert times == [datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)]
 
 
 def test_schedule_reads_every_text_as_an_interval():

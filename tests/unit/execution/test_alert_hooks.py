@@ -479,3 +479,34 @@ def test_list_alerts_refuses_an_unknown_kind_listing_the_valid_ones(
 ) -> None:
     with pytest.raises(dw.DefinitionError, match="failure, retry, success, sla_miss"):
         list_alerts(kind="oops", settings=settings)
+
+
+def test_a_hanging_receiver_holds_up_neither_other_notifiers_nor_the_record(
+    settings: dw.Settings,
+) -> None:
+    """Each alert is recorded before delivery; each notifier has a lane of its own."""
+    release = threading.Event()
+    fine = Recorder("fine")
+
+    def hangs(alert: Alert) -> None:
+        release.wait(10)
+
+    hooks = hooks_for(
+        make(task={"retries": 3, "on_retry": hangs}, pipe={"on_failure": fine}), settings
+    )
+    hooks.drain_timeout = 0.5
+    start(hooks)
+    for attempt in (1, 2, 3):
+        change(hooks, "fit", TaskState.RUNNING, attempt)
+        change(hooks, "fit", TaskState.RETRYING, attempt, error="ValueError: x")
+    change(hooks, "fit", TaskState.RUNNING, 4)
+    change(hooks, "fit", TaskState.FAILED, 4, error="ValueError: x")
+    finish(hooks, RunState.FAILED, error="failed nodes: fit")
+    release.set()
+
+    recorded = list_alerts(run_id=RUN, settings=settings)
+    assert sorted(r.kind.value for r in recorded) == ["failure", "retry", "retry", "retry"]
+    [failure] = [r for r in recorded if r.kind is AlertKind.FAILURE]
+    assert failure.delivered == "1/1" and fine.kinds() == [("failure", None)]
+    pending = [r for r in recorded if r.kind is AlertKind.RETRY and r.deliveries[0].tries == 0]
+    assert pending, "a retry alert still being delivered is recorded as pending"

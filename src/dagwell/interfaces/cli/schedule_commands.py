@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import click
@@ -87,7 +88,7 @@ def scheduler_command(
     )
     scheduler.start()
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, partial(_terminate, stop))
     live = Live(console=console, refresh_per_second=2) if live_view else None
     if live is not None:
         live.start()
@@ -96,14 +97,25 @@ def scheduler_command(
         if live is not None:
             live.update(render(current.snapshot(), utc_now()))
 
+    interrupted = False
     try:
         scheduler.serve(stop, on_tick=show)
-        _shut_down(scheduler, console, cancel=False)
     except KeyboardInterrupt:
+        interrupted = True
+    try:
         _shut_down(scheduler, console, cancel=False)
     finally:
         if live is not None:
             live.stop()
+    if interrupted:
+        raise SystemExit(130)  # stopped by Ctrl-C, as shells expect; SIGTERM exits 0
+
+
+def _terminate(stop: threading.Event, signum: int, frame: object) -> None:
+    """SIGTERM: the first stops the daemon like Ctrl-C; a second cancels the runs too."""
+    if stop.is_set():
+        raise KeyboardInterrupt
+    stop.set()
 
 
 def _shut_down(scheduler: Any, console: Any, *, cancel: bool) -> None:

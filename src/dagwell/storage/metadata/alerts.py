@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from dagwell.core.alerts import Alert, AlertKind
 from dagwell.storage.metadata.tables import alerts
@@ -93,6 +93,15 @@ def record_alert(tx: Connection, alert: Alert, deliveries: Sequence[Delivery]) -
             created_at=alert.created_at,
             deliveries=[d.to_dict() for d in deliveries],
         )
+    )
+
+
+def set_deliveries(tx: Connection, alert_id: str, deliveries: Sequence[Delivery]) -> None:
+    """Replace how alert ``alert_id``'s notifiers took it (after they were tried)."""
+    tx.execute(
+        update(alerts)
+        .where(alerts.c.id == alert_id)
+        .values(deliveries=[d.to_dict() for d in deliveries])
     )
 
 

@@ -145,7 +145,7 @@ def daemon_runs(conn: Connection) -> list[str]:
     rows = conn.execute(
         select(runs.c.id)
         .where(runs.c.status == _RUNNING, runs.c.source.is_not(None))
-        .order_by(runs.c.created_at)
+        .order_by(runs.c.created_at, runs.c.id)
     )
     return [row.id for row in rows]
 
@@ -162,11 +162,13 @@ def scheduled_times(conn: Connection, pipeline: str, keys: Sequence[str]) -> set
     return {row.claim_key for row in rows}
 
 
-def fail_running(tx: Connection, run_id: str, *, error: str, at: datetime) -> bool:
-    """Record a running run failed with ``error``; False when it is no longer running."""
-    done = tx.execute(
-        update(runs)
-        .where(runs.c.id == run_id, runs.c.status == _RUNNING)
-        .values(status=RunState.FAILED.value, ended_at=at, error=error)
-    )
+def fail_running(
+    tx: Connection, run_id: str, *, error: str, at: datetime, runner: str | None = None
+) -> bool:
+    """Record a running run failed with ``error``; False when it is no longer running (or,
+    with ``runner``, when another process has taken it up since it was seen)."""
+    query = update(runs).where(runs.c.id == run_id, runs.c.status == _RUNNING)
+    if runner is not None:
+        query = query.where(runs.c.runner == runner)
+    done = tx.execute(query.values(status=RunState.FAILED.value, ended_at=at, error=error))
     return bool(done.rowcount)
