@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dagwell.interfaces.cli.context import CliContext
-from dagwell.interfaces.cli.inspect_commands import _moment
+from dagwell.interfaces.cli.inspect_commands import parse_moment
 
 if TYPE_CHECKING:
     from dagwell.storage.metadata.alerts import AlertRecord
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     # The same forms as ``dagwell runs --since``: a date, a date-time, or 7d / 12h / 30m.
-    return _moment(value, "--since")
+    return parse_moment(value, "--since")
 
 
 WIDE = 120

@@ -26,7 +26,7 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def _moment(text: str | None, option: str) -> datetime | None:
+def parse_moment(text: str | None, option: str) -> datetime | None:
     """A ``--since``/``--until`` value: ISO date or date-time (local time when naive), or
     a span back from now such as ``30m``, ``12h``, ``7d``."""
     if text is None:
@@ -74,8 +74,8 @@ def runs_command(
     found = list_runs(
         pipeline=pipeline,
         status=status,
-        since=_moment(since, "--since"),
-        until=_moment(until, "--until"),
+        since=parse_moment(since, "--since"),
+        until=parse_moment(until, "--until"),
         trigger=trigger,
         limit=limit,
         settings=ctx.settings,
