@@ -173,3 +173,27 @@ def test_a_live_pid_with_a_stale_heartbeat_is_not_taken_for_a_live_runner() -> N
     assert runner_alive(make_run(me, fresh))
     assert not runner_alive(make_run(me, stale))  # the pid may belong to another process
     assert not runner_alive(make_run(f"{socket.gethostname()}:999999999", fresh))
+
+
+def test_a_triggered_file_the_daemon_does_not_read_keeps_its_max_active_runs(
+    settings: dw.Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere.py"
+    elsewhere.write_text(
+        "import dagwell as dw\n\n\n@dw.task\ndef one() -> int:\n    return 1\n\n\n"
+        "@dw.pipeline(max_active_runs=1)\ndef single():\n    return one()\n"
+    )
+    first = dw.trigger(f"{elsewhere}:single", settings=settings)
+    second = dw.trigger("single", settings=settings)  # now known by name too
+    good(tmp_path / "flows", "steady")
+    scheduler = Scheduler([str(tmp_path / "flows")], settings=settings, clock=lambda: NOW)
+    scheduler.start()
+    started: list[str] = []
+    monkeypatch.setattr(scheduler, "_spawn", lambda run_id, pipeline, now: started.append(run_id))
+
+    scheduler.launch(NOW)
+    scheduler.shutdown()
+
+    assert started == [first.id]  # the second waits: max_active_runs=1, not the default 16
+    assert dw.get_run(second.id, settings=settings).status == "queued"
+    assert [p.name for p in dw.registered_pipelines(settings=settings)] == ["steady"]

@@ -129,7 +129,7 @@ def describe_file(file: str) -> dict[str, Any]:
         module = load_module(Path(file))
         return {
             "file": file,
-            "pipelines": [_describe(file, p) for p in pipelines_in(module).values()],
+            "pipelines": [describe_pipeline(file, p) for p in pipelines_in(module).values()],
         }
     except DagwellError as exc:
         return {"file": file, "error": str(exc)}
@@ -137,7 +137,9 @@ def describe_file(file: str) -> dict[str, Any]:
         return {"file": file, "error": f"{file}: {type(exc).__name__}: {exc}"}
 
 
-def _describe(file: str, pipeline: Any) -> dict[str, Any]:
+def describe_pipeline(file: str, pipeline: Any) -> dict[str, Any]:
+    """What the daemon registers of ``pipeline`` (defined in ``file``), as JSON; building
+    its graph first, so a cycle is found now."""
     from dagwell.core.pipeline import Pipeline, to_text
     from dagwell.errors import DefinitionError
 

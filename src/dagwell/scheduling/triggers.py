@@ -96,6 +96,7 @@ def trigger(
     run_id = new_run_id()
     store = metadata_store(settings.db_url)
     with store.transaction() as tx:
+        remember(tx, target)
         queue_run(
             tx,
             run_id=run_id,
@@ -163,6 +164,7 @@ def backfill(
     store = metadata_store(settings.db_url)
     queued: list[tuple[str, datetime]] = []
     with store.transaction() as tx:
+        remember(tx, target)
         taken = scheduled_times(tx, name, list(keys))
         for key, moment in keys.items():
             run_id = new_run_id()
@@ -179,6 +181,23 @@ def backfill(
             ):
                 queued.append((run_id, moment))
     return Backfill(queued, [keys[k] for k in keys if k in taken])
+
+
+def remember(tx: Any, target: Target) -> None:
+    """Register a pipeline queued from a file no daemon reads, inactive: the daemon then
+    knows its ``max_active_runs`` (and ``dagwell trigger NAME`` finds it) but schedules
+    nothing of it. A pipeline registered already is left as it is."""
+    from dataclasses import replace
+
+    from dagwell.scheduling.daemon import registration
+    from dagwell.scheduling.discovery import describe_pipeline
+    from dagwell.storage.metadata.registered import get_pipeline, save_pipeline
+
+    if get_pipeline(tx, target.pipeline.name) is not None:
+        return
+    file = target.source.rpartition(":")[0]
+    described = describe_pipeline(file, target.pipeline)
+    save_pipeline(tx, replace(registration(described, None, now()), active=False, next_due_at=None))
 
 
 def _moment(value: date | datetime, schedule: Schedule, *, end: bool) -> datetime:
