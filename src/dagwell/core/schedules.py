@@ -241,7 +241,8 @@ def _check_cron(text: str) -> None:
     if not text.strip() or not croniter.is_valid(text):
         raise DefinitionError(
             f"invalid cron schedule {text!r}: write five fields (minute hour day month "
-            "weekday; a sixth for seconds) such as '0 3 * * *', or @hourly, @daily, @weekly, @monthly, @yearly"
+            "weekday; a sixth for seconds) such as '0 3 * * *', or @hourly, @daily, "
+            "@weekly, @monthly, @yearly"
         )
 
 
