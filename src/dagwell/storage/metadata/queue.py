@@ -9,7 +9,7 @@ and the process that executes it records the nodes when it starts.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -97,9 +97,14 @@ def claim(tx: Connection, run_id: str, *, runner: str, at: datetime) -> bool:
     done = tx.execute(
         update(runs)
         .where(runs.c.id == run_id, runs.c.status == _QUEUED)
-        .values(status=_RUNNING, runner=runner, started_at=at, heartbeat_at=at)
+        # The heartbeat is a liveness signal, in real time whatever clock ``at`` is from.
+        .values(status=_RUNNING, runner=runner, started_at=at, heartbeat_at=_real_now())
     )
     return bool(done.rowcount)
+
+
+def _real_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def active_counts(conn: Connection, pipelines: Sequence[str]) -> dict[str, int]:
