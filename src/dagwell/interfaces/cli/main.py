@@ -46,6 +46,7 @@ def _register() -> None:
         alert_commands,
         cache_commands,
         compare_commands,
+        db_commands,
         doctor_commands,
         inspect_commands,
         lineage_commands,
@@ -66,6 +67,7 @@ def _register() -> None:
         *alert_commands.COMMANDS,
         *pool_commands.COMMANDS,
         *schedule_commands.COMMANDS,
+        *db_commands.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)

@@ -52,7 +52,8 @@ def find_hit(conn: Connection, task: str, key: str) -> CacheEntry | None:
             task_runs.c.cache_key == key,
             task_runs.c.status.in_(_HIT_STATES),
         )
-        .order_by(runs.c.created_at.desc())
+        # Ties (runs created in the same microsecond) broken the same way on every backend.
+        .order_by(runs.c.created_at.desc(), runs.c.id.desc())
         .limit(1)
     ).first()
     if row is None:
@@ -85,7 +86,7 @@ def previous_entry(conn: Connection, task: str, node: str, run_id: str) -> Cache
             task_runs.c.cache_key.is_not(None),
             runs.c.created_at < created,
         )
-        .order_by(runs.c.created_at.desc())
+        .order_by(runs.c.created_at.desc(), runs.c.id.desc())
         .limit(1)
     ).first()
     if row is None:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select, update
 
 from dagwell.core.datasets import DatasetVersion
 from dagwell.storage.metadata.tables import dataset_versions, run_datasets, runs
+from dagwell.storage.metadata.upsert import insert_missing
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ def record_dataset_uses(
         for key, v in versions.items()
         if key not in known
     ]
-    if new:
-        tx.execute(dataset_versions.insert(), new)
+    # Another run may record the same new version at this moment: skip it if so.
+    insert_missing(tx, dataset_versions, ["uri", "version"], new)
     for key, v in versions.items():
         if key in known and known[key] is None and v.snapshot_hash is not None:
             tx.execute(
@@ -94,7 +95,7 @@ def record_dataset_uses(
 def list_dataset_versions(conn: Connection, uri: str | None = None) -> list[DatasetVersionRecord]:
     """Every recorded dataset version (of ``uri`` only, if given), newest first per dataset."""
     query = select(dataset_versions).order_by(
-        dataset_versions.c.uri, dataset_versions.c.first_seen.desc()
+        dataset_versions.c.uri, dataset_versions.c.first_seen.desc(), dataset_versions.c.version
     )
     if uri is not None:
         query = query.where(dataset_versions.c.uri == uri)
@@ -105,7 +106,7 @@ def list_dataset_versions(conn: Connection, uri: str | None = None) -> list[Data
             run_datasets.c.uri, run_datasets.c.version, run_datasets.c.run_id, run_datasets.c.node
         )
         .join(runs, runs.c.id == run_datasets.c.run_id)
-        .order_by(runs.c.created_at, run_datasets.c.node)
+        .order_by(runs.c.created_at, run_datasets.c.run_id, run_datasets.c.node)
     )
     if uri is not None:
         uses = uses.where(run_datasets.c.uri == uri)

@@ -5,7 +5,9 @@ SQLite needs per-connection settings (WAL, busy timeout, foreign keys) and a fix
 reads and then writes fails with SQLITE_BUSY when another writer got there first, and the busy
 timeout cannot help it. So SQLAlchemy emits the BEGIN itself, IMMEDIATE by default (the write
 lock is taken up front and waited for), and DEFERRED for connections made through
-:func:`for_reads`. Other databases (PostgreSQL) get a plain engine.
+:func:`for_reads`. Other databases (PostgreSQL) get a plain engine that gives up connecting
+after :data:`CONNECT_TIMEOUT_SECONDS`. Every engine writes and reads JSON columns with
+``json_values.py``, so NaN and infinities are stored alike on every backend.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from dagwell.storage.metadata.json_values import dumps, loads
 
 BEGIN_OPTION = "dagwell_sqlite_begin"
 """Execution option naming how a SQLite transaction begins: IMMEDIATE (default) or DEFERRED."""
@@ -46,13 +50,28 @@ def make_engine(url: str | URL) -> Engine:
     ...     conn.exec_driver_sql("SELECT 1")
     """
     url = make_url(url)
+    # The same JSON text on every backend, NaN and infinities included (json_values.py).
+    json_codec: dict[str, Any] = {"json_serializer": dumps, "json_deserializer": loads}
     if url.get_backend_name() != "sqlite":
-        return sqlalchemy.create_engine(url, pool_pre_ping=True)
+        return sqlalchemy.create_engine(
+            url, pool_pre_ping=True, connect_args=_connect_args(url), **json_codec
+        )
     _make_parent_folder(url)
-    engine = sqlalchemy.create_engine(url)
+    engine = sqlalchemy.create_engine(url, **json_codec)
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine
+
+
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long connecting to a database server may take, unless the URL says otherwise."""
+
+
+def _connect_args(url: URL) -> dict[str, Any]:
+    # libpq waits for the OS to give up on an unreachable host (minutes) by default.
+    if url.get_driver_name() in ("psycopg", "psycopg2") and "connect_timeout" not in url.query:
+        return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return {}
 
 
 def for_reads(engine: Engine) -> Engine:

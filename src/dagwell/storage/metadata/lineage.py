@@ -18,7 +18,7 @@ def producers(conn: Connection, artifact_prefix: str) -> list[tuple[str, str, st
         select(outputs.c.artifact_hash, outputs.c.run_id, outputs.c.node)
         .join(runs, runs.c.id == outputs.c.run_id)
         .where(outputs.c.artifact_hash.startswith(artifact_prefix, autoescape=True))
-        .order_by(runs.c.created_at)
+        .order_by(runs.c.created_at, outputs.c.run_id, outputs.c.node, outputs.c.name)
     )
     return [(row[0], row[1], row[2]) for row in found]
 
@@ -29,7 +29,7 @@ def readers(conn: Connection, uri: str, version: str | None = None) -> list[tupl
         select(run_datasets.c.version, run_datasets.c.run_id, run_datasets.c.node)
         .join(runs, runs.c.id == run_datasets.c.run_id)
         .where(run_datasets.c.uri == uri)
-        .order_by(runs.c.created_at)
+        .order_by(runs.c.created_at, run_datasets.c.run_id, run_datasets.c.node)
     )
     if version is not None:
         query = query.where(run_datasets.c.version.startswith(version, autoescape=True))
@@ -39,9 +39,9 @@ def readers(conn: Connection, uri: str, version: str | None = None) -> list[tupl
 def datasets_read(conn: Connection, run_id: str, node: str) -> list[tuple[str, str]]:
     """``(uri, version)`` of the datasets a task run read."""
     found = conn.execute(
-        select(run_datasets.c.uri, run_datasets.c.version).where(
-            run_datasets.c.run_id == run_id, run_datasets.c.node == node
-        )
+        select(run_datasets.c.uri, run_datasets.c.version)
+        .where(run_datasets.c.run_id == run_id, run_datasets.c.node == node)
+        .order_by(run_datasets.c.uri)
     )
     return [(row[0], row[1]) for row in found]
 
@@ -49,9 +49,9 @@ def datasets_read(conn: Connection, run_id: str, node: str) -> list[tuple[str, s
 def models_logged(conn: Connection, run_id: str, node: str) -> list[tuple[str, int]]:
     """``(name, version)`` of the model versions a task run registered."""
     found = conn.execute(
-        select(model_versions.c.name, model_versions.c.version).where(
-            model_versions.c.run_id == run_id, model_versions.c.node == node
-        )
+        select(model_versions.c.name, model_versions.c.version)
+        .where(model_versions.c.run_id == run_id, model_versions.c.node == node)
+        .order_by(model_versions.c.name, model_versions.c.version)
     )
     return [(row[0], row[1]) for row in found]
 
@@ -59,8 +59,8 @@ def models_logged(conn: Connection, run_id: str, node: str) -> list[tuple[str, i
 def models_by_artifact(conn: Connection, prefix: str) -> list[tuple[str, int]]:
     """``(name, version)`` of model versions stored as an artifact with this hash prefix."""
     found = conn.execute(
-        select(model_versions.c.name, model_versions.c.version).where(
-            model_versions.c.artifact_hash.startswith(prefix, autoescape=True)
-        )
+        select(model_versions.c.name, model_versions.c.version)
+        .where(model_versions.c.artifact_hash.startswith(prefix, autoescape=True))
+        .order_by(model_versions.c.name, model_versions.c.version)
     )
     return [(row[0], row[1]) for row in found]

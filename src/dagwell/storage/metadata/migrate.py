@@ -1,11 +1,14 @@
 """Bringing the metadata database schema to the current revision, with Alembic.
 
 Checking is cheap and runs on every start: one SELECT of ``alembic_version`` compared with
-:data:`HEAD_REVISION`. Alembic itself (100+ ms to import) is imported only to upgrade.
+:data:`HEAD_REVISION`. Alembic itself (100+ ms to import) is imported only to upgrade. The
+same code runs on SQLite and PostgreSQL; on PostgreSQL an advisory lock lets one process at
+a time create or migrate the schema.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +27,11 @@ HEAD_REVISION = "0007"
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
+KNOWN_REVISIONS = frozenset(
+    path.name.partition("_")[0] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py")
+)
+"""The revisions of the migrations this dagwell ships (``0001`` to :data:`HEAD_REVISION`)."""
+
 # Any fixed 64-bit number; it names the PostgreSQL advisory lock that serializes upgrades.
 _PG_LOCK_KEY = 0x64_61_67_77_65_6C_6C
 
@@ -34,14 +42,50 @@ def current_revisions(engine: Engine) -> list[str]:
     >>> current_revisions(engine)
     ['0001']
     """
-    try:
-        with for_reads(engine).connect() as conn:
+    # Connecting is outside the try: a server that cannot be reached is an error here.
+    with for_reads(engine).connect() as conn:
+        try:
             rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-    except (OperationalError, ProgrammingError):
-        # No such table: an empty database. (A database that cannot be reached at all
-        # fails again, with a clear error, in upgrade().)
-        return []
+        except (OperationalError, ProgrammingError):
+            return []  # no such table: an empty database
     return sorted(str(row[0]) for row in rows)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where a database's schema stands: the revisions it records, and the newest we know.
+
+    >>> status = schema_status(engine)
+    >>> status.current, status.pending
+    ('0006', True)
+    """
+
+    revisions: tuple[str, ...]
+    head: str = HEAD_REVISION
+
+    @property
+    def current(self) -> str | None:
+        """The recorded revision (several joined by commas), or None for an empty database."""
+        return ", ".join(self.revisions) or None
+
+    @property
+    def pending(self) -> bool:
+        """True when the schema is missing or older than :attr:`head` (an upgrade would run)."""
+        return self.revisions != (self.head,) and not self.newer
+
+    @property
+    def newer(self) -> bool:
+        """True when a revision is unknown here: a newer dagwell wrote the database."""
+        return any(r not in KNOWN_REVISIONS for r in self.revisions)
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    """The :class:`SchemaStatus` of the database behind ``engine``; changes nothing.
+
+    >>> schema_status(engine).pending
+    False
+    """
+    return SchemaStatus(tuple(current_revisions(engine)))
 
 
 def needs_upgrade(engine: Engine) -> bool:

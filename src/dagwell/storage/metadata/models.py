@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, insert, literal, select
+from sqlalchemy import Connection, func, insert, literal, select
 
 from dagwell.core.models import Model, ModelVersion
 from dagwell.core.states import AttemptState
 from dagwell.core.values import StoredValue
 from dagwell.errors import DefinitionError, NotFoundError
 from dagwell.storage.metadata.tables import artifacts, model_aliases, model_versions
+from dagwell.storage.metadata.upsert import upsert
 
 if TYPE_CHECKING:
     from dagwell.core.records import AttemptEnd
@@ -91,6 +92,7 @@ class ModelStore:
                 },
             )
         self._store._insert_artifacts(tx, list(rows.values()))
+        _lock_names(tx, {model.name for _, model in logged})
         at = datetime.now(timezone.utc)
         versions = []
         for node, model in logged:
@@ -111,15 +113,6 @@ class ModelStore:
         return versions
 
     def _next_version(self, tx: Connection, name: str) -> int:
-        if tx.dialect.name == "postgresql":
-            # SQLite transactions here begin IMMEDIATE, one writer at a time; PostgreSQL ones
-            # may run side by side, so two runners would both read the same max. The lock is
-            # per model name and released at commit.
-            tx.execute(
-                select(
-                    func.pg_advisory_xact_lock(literal(_VERSION_LOCK_CLASS), func.hashtext(name))
-                )
-            )
         latest = tx.execute(
             select(func.max(model_versions.c.version)).where(model_versions.c.name == name)
         ).scalar_one()
@@ -147,13 +140,12 @@ class ModelStore:
         ).first()
         if found is None:
             raise self._unknown_version(tx, name, version)
-        tx.execute(
-            delete(model_aliases).where(
-                model_aliases.c.name == name, model_aliases.c.alias == alias
-            )
-        )
-        tx.execute(
-            insert(model_aliases),
+        # An upsert: two writers moving the same alias at once on PostgreSQL both succeed,
+        # the later one's version wins.
+        upsert(
+            tx,
+            model_aliases,
+            ["name", "alias"],
             {
                 "name": name,
                 "alias": alias,
@@ -264,6 +256,21 @@ class ModelStore:
         return NotFoundError(
             f"model {name!r} has no version {version}; its versions are {_numbers(numbers)}"
         )
+
+
+def _lock_names(tx: Connection, names: set[str]) -> None:
+    """Take the version locks of model ``names`` until commit (PostgreSQL), sorted.
+
+    SQLite transactions here begin IMMEDIATE, one writer at a time; PostgreSQL ones may run
+    side by side, so two runners would both read the same newest version. Taking every
+    lock up front, in name order, keeps two runners logging the same models in different
+    orders from deadlocking.
+    """
+    if tx.dialect.name != "postgresql":
+        return
+    for name in sorted(names):
+        key = func.hashtext(name)
+        tx.execute(select(func.pg_advisory_xact_lock(literal(_VERSION_LOCK_CLASS), key)))
 
 
 def _exists(conn: Connection, name: str) -> bool:

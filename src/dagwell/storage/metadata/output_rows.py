@@ -60,6 +60,9 @@ def insert_artifacts(
     now = datetime.now(timezone.utc)
     for row in rows:
         row["created_at"] = now
+    # By hash: two runs writing the same new artifacts at once on PostgreSQL then lock them
+    # in the same order, so one waits for the other rather than both deadlocking.
+    rows = sorted(rows, key=lambda row: str(row["hash"]))
     if insert_artifact is not None:
         tx.execute(insert_artifact, rows)
         return

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from dagwell.storage.metadata.tables import load_errors, pipelines
 from dagwell.storage.metadata.upsert import upsert
@@ -120,9 +120,8 @@ def deactivate_others(
 
 
 def record_load_error(tx: Connection, path: str, error: str, at: datetime) -> None:
-    """Remember that ``path`` failed to load, and why."""
-    tx.execute(delete(load_errors).where(load_errors.c.path == path))
-    tx.execute(insert(load_errors).values(path=path, error=error, seen_at=at))
+    """Remember that ``path`` failed to load, and why (several daemons may report it)."""
+    upsert(tx, load_errors, ["path"], {"path": path, "error": error, "seen_at": at})
 
 
 def clear_load_errors(tx: Connection, paths: Collection[str]) -> None:

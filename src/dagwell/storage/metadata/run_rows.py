@@ -104,7 +104,8 @@ def load_runs(conn: Connection, run_rows: Sequence[AnyRow], runs_of: RunFilter) 
     for run_id, node, name, value, step, logged in conn.execute(
         _SELECT_METRICS.where(runs_of(metrics.c.run_id))
     ):
-        metrics_of[run_id].append(Metric(node, name, value, step, logged))
+        # float(): SQLite hands back the text 'NaN' for a NaN value (see task_progress.py).
+        metrics_of[run_id].append(Metric(node, name, float(value), step, logged))
     tasks_of: defaultdict[str, dict[str, TaskRun]] = defaultdict(dict)
     children_of: defaultdict[tuple[str, str], list[TaskRun]] = defaultdict(list)
     task: str

@@ -12,6 +12,7 @@ The rows behind the methods live beside this module: attempts and node states in
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from dagwell.storage.metadata.datasets import (
     record_dataset_uses,
 )
 from dagwell.storage.metadata.engine import for_reads, make_engine
-from dagwell.storage.metadata.migrate import ensure_schema
+from dagwell.storage.metadata.migrate import SchemaStatus, ensure_schema, schema_status
 from dagwell.storage.metadata.models import ModelStore
 from dagwell.storage.metadata.run_rows import SELECT_RUNS, load_runs, run_record
 from dagwell.storage.metadata.tables import UTCDateTime, runs, task_runs
@@ -89,7 +90,10 @@ class MetadataStore:
     """Runs, task runs, attempts and outputs in a SQL database (SQLite or PostgreSQL).
 
     The schema is migrated to the current revision on first use. Writes go through
-    :meth:`transaction`; reads return core records.
+    :meth:`transaction`; reads return core records. SQLite and PostgreSQL behave alike,
+    down to NaN and infinite values: metric values keep them, and params (pipeline and
+    logged) holding them are stored as strict JSON (see ``json_values.py``) and read back
+    as the same floats, where PostgreSQL's JSON would refuse them.
 
     >>> store = MetadataStore("sqlite:///.dagwell/dagwell.db")
     >>> with store.transaction() as tx:
@@ -150,7 +154,43 @@ class MetadataStore:
             self._schema_ready = True
 
     def _storage_error(self, exc: DBAPIError) -> StorageError:
-        return StorageError(f"metadata database {self!r} failed: {exc.orig}")
+        safe = self._engine.url.render_as_string(hide_password=True)
+        detail = _one_line(str(exc.orig))
+        if exc.statement is None:  # it failed connecting, before any statement
+            # The URL already names the host and port libpq repeats.
+            detail = re.sub(r'^connection to server at "[^"]*", port \d+ failed: ', "", detail)
+            return StorageError(
+                f"cannot connect to the metadata database {safe}: {detail} "
+                "(check the server, and the URL in DAGWELL_DB_URL or --db-url)"
+            )
+        return StorageError(f"metadata database {safe} failed: {detail}")
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def schema_status(self) -> SchemaStatus:
+        """Where the database's schema stands (revision, upgrade pending); changes nothing.
+
+        >>> store.schema_status().pending
+        False
+        """
+        try:
+            return schema_status(self._engine)
+        except DBAPIError as exc:
+            raise self._storage_error(exc) from exc
+
+    def upgrade_schema(self) -> tuple[SchemaStatus, SchemaStatus]:
+        """Bring the schema to the newest revision now; its status before and after.
+
+        The store does this on first use anyway; ``dagwell db upgrade`` does it up front, so
+        a team can migrate a shared database once, before its runners and schedulers start.
+
+        >>> before, after = store.upgrade_schema()
+        """
+        before = self.schema_status()
+        with self._schema_lock:
+            self._schema_ready = False
+        self._ensure_schema()
+        return before, self.schema_status()
 
     def dispose(self) -> None:
         """Close every pooled connection. The store can still be used afterwards."""
@@ -493,6 +533,16 @@ class MetadataStore:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _one_line(message: str) -> str:
+    """A driver's message on one line: libpq spreads its hints over tab-indented lines."""
+    text = ""
+    for line in (" ".join(line.split()) for line in message.splitlines()):
+        if text and line[:1].isupper() and text[-1] not in ".?!:;":
+            text += "."  # a new sentence on the next line
+        text = f"{text} {line}".strip()
+    return text.replace("FATAL: ", "").removeprefix("connection failed: ")
 
 
 def _engine_or_storage_error(url: str) -> Engine:

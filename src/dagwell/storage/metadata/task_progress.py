@@ -9,6 +9,7 @@ transaction; :class:`~dagwell.storage.metadata.store.MetadataStore` calls them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -43,8 +44,15 @@ def _time(name: str) -> Any:
     return bindparam(name, type_=UTCDateTime())
 
 
+NAN_TEXT = "NaN"
+"""What SQLite stores for a NaN metric value (its REAL columns hold NaN as NULL)."""
+
+_KEEP_ROWCOUNT = {"preserve_rowcount": True}
 _INSERT_ATTEMPT = insert(attempts)
 _INSERT_METRIC = insert(metrics)
+# SQLite: the value binds as given (a String bind converts nothing there), so the text 'NaN'
+# is not made a float again by the column's own FLOAT bind.
+_INSERT_METRIC_SQLITE = insert(metrics).values(value=bindparam("value", type_=String()))
 _INSERT_PARAM = insert(params)
 _START_TASK = (
     update(task_runs)
@@ -152,20 +160,24 @@ def record_ends(
 
 def record_logged(tx: Connection, run_id: str, ends: Sequence[AttemptEnd]) -> None:
     """Params and metrics the attempts logged; a param logged again keeps the last value."""
+    sqlite = tx.dialect.name == "sqlite"
     points = [
         {
             "run_id": run_id,
             "node": m.node,
             "name": m.name,
             "step": m.step,
-            "value": m.value,
+            # SQLite turns a NaN REAL into NULL, which the column refuses; the text 'NaN'
+            # is kept as it is (and sorts above every number, as NaN does in PostgreSQL).
+            # Reading turns it back into a float (run_rows.py).
+            "value": NAN_TEXT if sqlite and math.isnan(m.value) else m.value,
             "logged_at": m.time,
         }
         for e in ends
         for m in e.metrics
     ]
     if points:
-        tx.execute(_INSERT_METRIC, points)
+        tx.execute(_INSERT_METRIC_SQLITE if sqlite else _INSERT_METRIC, points)
     for end in ends:
         if end.params:
             tx.execute(
@@ -245,7 +257,9 @@ def _insert_finished_attempts(
     if insert_once is None:
         tx.execute(_INSERT_ATTEMPT, rows)  # the primary key still refuses a duplicate
         return {end.node for end in ends}
-    inserted = tx.execute(insert_once, rows).rowcount
+    # psycopg reports -1 as the row count of an INSERT unless asked to keep it; without
+    # it every batch would take the lookup below.
+    inserted = tx.execute(insert_once, rows, execution_options=_KEEP_ROWCOUNT).rowcount
     if inserted == len(rows):
         return {end.node for end in ends}
     # Another writer recorded some of these attempts first (rare): ours are the rows

@@ -1,7 +1,9 @@
-"""Insert-or-update of one row, safe when two processes write the same key at once.
+"""Insert-or-update of one row, and insert-if-missing of many, safe when two processes write
+the same key at once.
 
 An UPDATE, then an INSERT when nothing matched, races: two writers both INSERT and one fails
-on the primary key. SQLite and PostgreSQL both say ``INSERT ... ON CONFLICT DO UPDATE``.
+on the primary key. So does a SELECT of the keys, then an INSERT of the missing ones. SQLite
+and PostgreSQL both say ``INSERT ... ON CONFLICT DO UPDATE`` (or ``DO NOTHING``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, update
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -42,3 +44,28 @@ def upsert(
     match = [table.c[k] == values[k] for k in keys]
     if tx.execute(update(table).where(*match).values(**changes)).rowcount == 0:
         tx.execute(insert(table).values(**row))
+
+
+def insert_missing(
+    tx: Connection, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert the ``rows`` of ``table`` whose ``keys`` are not there yet; leave the others.
+
+    Rows go in sorted by key: two transactions inserting overlapping keys on PostgreSQL then
+    take the keys' locks in the same order, and one waits for the other instead of both
+    deadlocking.
+
+    >>> insert_missing(tx, dataset_versions, ["uri", "version"], new_versions)
+    """
+    if not rows:
+        return
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    dialect = tx.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        make = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        tx.execute(make(table).on_conflict_do_nothing(index_elements=list(keys)), ordered)
+        return
+    for row in ordered:  # no portable "insert if absent": look first (racy, but no upsert)
+        match = [table.c[k] == row[k] for k in keys]
+        if tx.execute(select(table.c[keys[0]]).where(*match)).first() is None:
+            tx.execute(insert(table).values(**row))
