@@ -393,10 +393,10 @@ class _Outbox:
         from dagwell.storage.metadata.alerts import set_deliveries
 
         delivery = deliver(alert, hook, self.delays)
-        with self.lock:
+        with self.lock:  # held while writing, so an older picture never overwrites a newer
             self.results[alert.id][index] = delivery
             now_known = list(self.results[alert.id])
-        self._write(alert, lambda tx: set_deliveries(tx, alert.id, now_known))
+            self._write(alert, lambda tx: set_deliveries(tx, alert.id, now_known))
 
     def _write(self, alert: Alert, write: Callable[[Any], None]) -> None:
         try:

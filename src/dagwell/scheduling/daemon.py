@@ -212,7 +212,7 @@ class Scheduler:
         events = []
         with self.store.transaction() as tx:
             names = []
-            for name, described in found.pipelines.items():
+            for name, described in sorted(found.pipelines.items()):  # lock order: by name
                 names.append(name)
                 existing = get_pipeline(tx, name)
                 registered = registration(described, existing, now)
