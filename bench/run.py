@@ -5,7 +5,9 @@
 
 Each measurement is a whole process timed from outside: dagwell through its real command
 line (``dagwell run FILE -q --workers 2``, the process executor, every run recorded in
-SQLite and the artifact store), the baseline as a plain ``python`` script. Every invocation
+SQLite and the artifact store), the baseline as a plain ``python`` script. W5, the Dask
+executor against plain ``Client.submit`` on one LocalCluster, is the exception: it is
+timed inside one process, by ``bench/dask_overhead.py``. Every invocation
 gets a fresh scratch folder (``DAGWELL_HOME`` and ``TMPDIR`` inside it); workloads run
 round-robin and dagwell and baseline runs alternate, so that a change in machine load hits
 everything alike. Absolute seconds drift; the ratios and marginal costs printed are what to
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
+import math
 import os
 import platform
 import re
@@ -62,6 +65,7 @@ class Workload:
     pipeline: str
     baseline: str
     repeat: int = 5
+    dask: bool = False  # timed inside one process by bench/dask_overhead.py (W5)
     s3: bool = False  # the artifact store on the bench's S3 server, not on local disk
 
 
@@ -74,15 +78,17 @@ WORKLOADS = [
         "W3-S3", "200 MB array, S3 (moto)", "w3_heavy.py", "b3_heavy_s3.py", repeat=3, s3=True
     ),
     Workload("W4", "CPU, 4 x 1.5 s / 2", "w4_cpu.py", "b4_cpu.py", repeat=3),
+    Workload("W5", f"Dask, {WIDTH} + sum", "w1_wide.py", "dask_overhead.py", dask=True),
 ]
+DASK_IN_FLIGHT = 2 * WORKERS  # calls dagwell's runner keeps submitted: two per worker
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One timed process: wall seconds, peak RSS of its largest process, exit code."""
+    """One timed process (or W5 phase): wall seconds, peak RSS if measured, exit code."""
 
     seconds: float
-    peak_mib: float
+    peak_mib: float | None
     returncode: int
     run_seconds: float | None = None  # what `dagwell run` itself reports, if it did
     output_tail: str = ""
@@ -105,19 +111,20 @@ class Side:
 
     @property
     def peak_mib(self) -> float | None:
-        """Highest peak RSS seen over the timed runs."""
+        """Highest peak RSS seen over the timed runs (None when not measured, as in W5)."""
         if self.error or not self.samples:
             return None
-        return max(s.peak_mib for s in self.samples)
+        return max((s.peak_mib for s in self.samples if s.peak_mib is not None), default=None)
 
 
 @dataclass
 class Result:
-    """Both sides of one workload."""
+    """Both sides of one workload; W5 adds W0 on Dask and Dask with a runner's window."""
 
     workload: Workload
     dagwell: Side
     baseline: Side
+    extra: dict[str, Side] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float | None:
@@ -201,7 +208,7 @@ def run_all(
     scratch_root = Path(tempfile.mkdtemp(prefix="dagwell-bench-"))
     results = [Result(w, Side(dagwell_command(w)), Side(baseline_command(w))) for w in workloads]
     s3 = S3Server.start(scratch_root) if any(w.s3 for w in workloads) else None
-    plan = _plan(results, repeat, warmup)
+    plan = _plan([r for r in results if not r.workload.dask], repeat, warmup)
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -228,6 +235,10 @@ def run_all(
                     elif kind == "run":
                         side.samples.append(sample)
                 progress.advance(bar)
+            for result in results:
+                if result.workload.dask:
+                    progress.update(bar, description=f"{result.workload.id} (one process)")
+                    measure_dask(result, repeat, warmup, scratch_root, progress.console)
             progress.update(bar, description="done")
     finally:
         if s3 is not None:
@@ -319,10 +330,44 @@ class S3Server:
         )
 
 
+def measure_dask(
+    result: Result, repeat: int | None, warmup: int, scratch_root: Path, console: Console
+) -> None:
+    """W5: run ``bench/dask_overhead.py`` once; its timed rounds become the samples.
+
+    It starts one LocalCluster and alternates, round after round, ``dw.run`` of W1 and of
+    W0 on it (the executor joining it by address) with the same 500 calls made with plain
+    ``Client.submit``, all at once and with at most DASK_IN_FLIGHT in flight.
+    """
+    command = [sys.executable, f"bench/{result.workload.baseline}"]
+    command += ["--repeat", str(repeat or result.workload.repeat), "--warmup", str(warmup)]
+    result.dagwell.command = result.baseline.command = command
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
+    env["TMPDIR"] = str(scratch_root)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    for line in done.stderr.splitlines():
+        if re.match(r"(dagwell_w[01]|raw\w*) ", line):
+            console.print(f"[dim]{result.workload.id} {line}[/]", highlight=False)
+    if done.returncode != 0:
+        result.dagwell.error = result.baseline.error = f"exit code {done.returncode}"
+        console.print(done.stderr[-2000:], markup=False)
+        return
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+
+    def side(name: str) -> Side:
+        return Side(command, [Sample(s, None, 0) for s in seconds[name]])
+
+    result.dagwell.samples = side("dagwell_w1").samples
+    result.baseline.samples = side("raw").samples
+    result.extra = {"dagwell W0": side("dagwell_w0"), "raw windowed": side("raw_windowed")}
+
+
 def _plan(
     results: list[Result], repeat: int | None, warmup: int
 ) -> list[tuple[Result, str, Side, str, int]]:
     """Every measurement in order: warm-up rounds, then timed rounds, workloads interleaved."""
+    if not results:
+        return []
     most = max(repeat or r.workload.repeat for r in results)
     rounds = [("warm-up", i) for i in range(warmup)] + [("run", i) for i in range(most)]
     plan = []
@@ -376,6 +421,19 @@ def marginal_ms(results: dict[str, Result], wid: str, tasks: int) -> float | Non
     return None if top is None or base is None else (top - base) / tasks * 1000
 
 
+def dask_ms_per_task(result: Result) -> dict[str, float | None]:
+    """W5 per task: dagwell's (W1 - W0 on Dask) / 500, and Dask's own, in milliseconds."""
+    w0 = result.extra.get("dagwell W0")
+    windowed = result.extra.get("raw windowed")
+    top, base = result.dagwell.median, w0.median if w0 is not None else None
+    raw, window = result.baseline.median, windowed.median if windowed is not None else None
+    return {
+        "dagwell": None if top is None or base is None else (top - base) / WIDTH * 1000,
+        "raw": None if raw is None else raw / WIDTH * 1000,
+        "raw windowed": None if window is None else window / WIDTH * 1000,
+    }
+
+
 def verdicts(results: dict[str, Result]) -> dict[str, list[Verdict]]:
     """The targets of WORKLOADS.md for every workload measured."""
     out: dict[str, list[Verdict]] = {}
@@ -397,6 +455,10 @@ def verdicts(results: dict[str, Result]) -> dict[str, list[Verdict]]:
         out["W4"] = [
             Verdict("time", "≤ 1.10x pool (stretch 1.05x)", results["W4"].ratio, 1.10, 1.05)
         ]
+    if "W5" in results:
+        per_task = dask_ms_per_task(results["W5"])
+        ratio = _divide(per_task["dagwell"], per_task["raw"])
+        out["W5"] = [Verdict("per task", "≤ 2x raw Dask per task", ratio, 2.0)]
     return out
 
 
@@ -419,6 +481,8 @@ def render(results: dict[str, Result], checks: dict[str, list[Verdict]]) -> Tabl
             "W1": marginal_ms(results, "W1", WIDTH),
             "W2": marginal_ms(results, "W2", DEPTH),
         }
+        if result.workload.dask:
+            marginal[wid] = dask_ms_per_task(result)["dagwell"]
         checks_here = checks.get(wid, [])
         table.add_row(
             f"{wid} {result.workload.what}",
@@ -439,7 +503,7 @@ def _seconds(side: Side) -> str:
 
 
 def _number(value: float | None, form: str) -> str:
-    return "—" if value is None else form.format(value)
+    return "—" if value is None or math.isnan(value) else form.format(value)
 
 
 def _verdict(check: Verdict) -> str:
@@ -469,8 +533,21 @@ def notes(
             "[yellow]The machine was busy with other work: seconds are inflated and noisy, "
             "marginal costs most of all (a difference of two noisy medians).[/]"
         )
+    if "W5" in results:
+        per_task = {k: _number(v, "{:.2f}") for k, v in dask_ms_per_task(results["W5"]).items()}
+        lines.append(
+            f"W5: one LocalCluster of {WORKERS} one-thread workers (allowed-failures 0, "
+            "worker-saturation 1.0, as dagwell's own), timed inside one process. dagwell "
+            f"{per_task['dagwell']} ms/task = (W1 - W0 through dw.run on Dask) / {WIDTH}; "
+            f"plain Client.submit {per_task['raw']} ms/task all at once (the target's "
+            f"baseline), {per_task['raw windowed']} ms/task with {DASK_IN_FLIGHT} in flight, "
+            "as many as dagwell's runner keeps. Medians; W5's time columns are W1 on Dask and "
+            "the 500 plain calls."
+        )
     own = []
     for wid, result in results.items():
+        if result.workload.dask:
+            continue  # dw.run in-process: no `dagwell run` line to read
         timed = [s.run_seconds for s in result.dagwell.samples if s.run_seconds is not None]
         if timed and result.dagwell.median is not None:
             inside = statistics.median(timed)
@@ -518,7 +595,17 @@ def save(
             "marginal_ms_per_task": (
                 marginal_ms(results, wid, WIDTH if wid == "W1" else DEPTH)
                 if wid in ("W1", "W2")
+                else dask_ms_per_task(result)["dagwell"]
+                if result.workload.dask
                 else None
+            ),
+            **(
+                {
+                    "ms_per_task": dask_ms_per_task(result),
+                    **{name: _side_json(side) for name, side in result.extra.items()},
+                }
+                if result.workload.dask
+                else {}
             ),
             "targets": [
                 {**asdict(c), "met": c.met, "stretch_met": c.stretch_met}

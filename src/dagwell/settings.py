@@ -15,7 +15,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Settings:
     """Locations of the metadata database, the artifact store (and the S3-compatible server
-    holding it, if any) and the logs.
+    holding it, if any) and the logs; and the Dask scheduler to run on, if any.
 
     >>> settings = Settings.from_env()
     >>> settings.db_url
@@ -27,6 +27,7 @@ class Settings:
     artifacts_url: str
     openlineage: str | None = None
     s3_endpoint: str | None = None
+    dask_address: str | None = None
 
     @property
     def logs_dir(self) -> Path:
@@ -46,7 +47,9 @@ class Settings:
         ``DAGWELL_OPENLINEAGE`` (where to send OpenLineage events: a file or a URL) and
         ``DAGWELL_S3_ENDPOINT`` (the ``http(s)://`` URL of an S3-compatible server, such as
         MinIO, for ``s3://`` artifacts; S3 credentials and region are botocore's usual
-        ``AWS_*`` variables and profiles, read where the store is opened).
+        ``AWS_*`` variables and profiles, read where the store is opened), and
+        ``DAGWELL_DASK_ADDRESS`` (``tcp://host:port`` of a running Dask scheduler for
+        ``executor="dask"``; without it that executor starts a temporary local cluster).
 
         Keyword arguments (CLI flags) win over the environment; the home defaults to
         ``./.dagwell``, the database to SQLite and the artifacts to a folder inside it.
@@ -62,6 +65,7 @@ class Settings:
             artifacts_url=artifacts,
             openlineage=lineage,
             s3_endpoint=env.get("DAGWELL_S3_ENDPOINT") or None,
+            dask_address=env.get("DAGWELL_DASK_ADDRESS") or None,
         )
 
     def with_home(self, home: str | os.PathLike[str]) -> Settings:

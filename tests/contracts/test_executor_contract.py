@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any
 
 import pytest
 
-from dagwell.errors import DefinitionError
+from dagwell.errors import DefinitionError, SerializationError, TaskTimeoutError
 from dagwell.execution.executors import Executor, InlineExecutor, ProcessExecutor, make_executor
 
 # Calls are module-level functions, as the runner's are: the process workers import this
@@ -152,6 +154,83 @@ class TestProcessExecutor(ExecutorContract):
             assert executor.workers == 3
         finally:
             executor.shutdown()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[Any]:
+    """One real LocalCluster (2 worker processes) for the module, set up as dagwell advises."""
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    settings = {
+        "distributed.scheduler.allowed-failures": 0,
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+    with dask.config.set(settings):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.WARNING,
+        )
+    with cluster:
+        yield cluster
+
+
+class TestDaskExecutor(ExecutorContract):
+    """The contract on a LocalCluster the executor joins by address; a few own clusters."""
+
+    executor_name = "dask"
+
+    @pytest.fixture
+    def executor(self, dask_cluster: Any) -> Iterator[Executor]:
+        from dagwell.execution.executors.dask import DaskExecutor
+
+        executor = DaskExecutor(self.workers, address=dask_cluster.scheduler_address)
+        yield executor
+        executor.shutdown()
+
+    def test_workers_is_the_joined_clusters_thread_count(self, executor: Executor) -> None:
+        assert executor.workers == 2
+
+    def test_a_timeout_fails_the_call_and_the_executor_carries_on(self, executor: Executor) -> None:
+        started = time.monotonic()
+        future = executor.submit(functools.partial(sleep_and_return, 60, "late"), timeout=0.5)
+        with pytest.raises(TaskTimeoutError, match=r"sleep_and_return exceeded its timeout"):
+            future.result(timeout=30)
+        assert time.monotonic() - started < 15
+        assert executor.submit(functools.partial(add, 1, 2)).result(timeout=60) == 3
+
+    def test_a_call_that_cannot_be_pickled_fails_with_a_serialization_error(
+        self, executor: Executor
+    ) -> None:
+        lock = threading.Lock()
+        future = executor.submit(functools.partial(sleep_and_return, 0, lock))
+        with pytest.raises(SerializationError, match=r"cannot be pickled.*_thread.lock"):
+            future.result(timeout=30)
+
+    def test_a_cancelled_future_stays_cancelled(self, executor: Executor) -> None:
+        future = executor.submit(functools.partial(sleep_and_return, 60, "never"))
+        assert future.cancel()
+        assert future.cancelled()
+        assert executor.submit(functools.partial(add, 2, 2)).result(timeout=60) == 4
+
+    def test_make_executor_starts_a_local_cluster_and_closes_it(self) -> None:
+        """Without an address: its own cluster of `workers` processes, gone after shutdown."""
+        distributed = pytest.importorskip("distributed")
+        executor = make_executor("dask", 2)
+        address = executor.address  # type: ignore[attr-defined]
+        try:
+            assert executor.workers == 2
+            assert executor.submit(functools.partial(add, 20, 22)).result(timeout=60) == 42
+            # A local cluster has no resources: such a call fails at once, not forever.
+            future = executor.submit(functools.partial(add, 1, 1), resources={"GPU": 1})
+            with pytest.raises(DefinitionError, match=r"needs resources \{'GPU': 1\}"):
+                future.result(timeout=30)
+        finally:
+            executor.shutdown()
+        with pytest.raises(OSError):
+            distributed.Client(address, timeout="1s", set_as_default=False)
 
 
 def test_an_unknown_executor_name_lists_the_valid_ones() -> None:

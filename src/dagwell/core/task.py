@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import keyword
+import math
 import re
 import shlex
 import string
@@ -36,6 +37,10 @@ class Task:
     ... def fit(train, C: float = 1.0): ...
     >>> fit.name, fit.retries
     ('fit', 2)
+
+    ``resources`` (``{"GPU": 1, "memory_gb": 8}``) are what one call needs of the worker
+    that runs it: the Dask executor only sends it to workers that declare as much (Dask
+    worker resources); the inline and process executors ignore them.
     """
 
     fn: Callable[..., Any]
@@ -50,6 +55,7 @@ class Task:
     tags: Mapping[str, str] = field(default_factory=dict)
     command: str | None = None
     pool: str | None = None
+    resources: Mapping[str, float] = field(default_factory=dict)
     sla: float | None = None
     on_failure: tuple[AlertHook, ...] = ()
     on_retry: tuple[AlertHook, ...] = ()
@@ -161,6 +167,7 @@ def _check_options(task: Task) -> None:
         raise DefinitionError(
             f"{where}: pool must be a pool name (letters, digits, '_' and '.'), got {task.pool!r}"
         )
+    _check_resources(task.resources, where)
     if task.outputs is not None:
         if isinstance(task.outputs, str) or not task.outputs:
             raise DefinitionError(f"{where}: outputs must be a tuple of names, e.g. ('a', 'b')")
@@ -172,6 +179,25 @@ def _check_options(task: Task) -> None:
         if bad or len(set(task.outputs)) != len(task.outputs):
             raise DefinitionError(
                 f"{where}: outputs must be distinct Python identifiers, got {task.outputs!r}"
+            )
+
+
+def _check_resources(resources: object, where: str) -> None:
+    example = "e.g. {'GPU': 1, 'memory_gb': 8}"
+    if not isinstance(resources, Mapping):
+        raise DefinitionError(
+            f"{where}: resources must map resource names to amounts, {example}; got {resources!r}"
+        )
+    for name, amount in resources.items():
+        if not isinstance(name, str) or not name.strip():
+            raise DefinitionError(f"{where}: a resource name must be a non-empty string, {example}")
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, (int, float))
+            or not 0 < amount < math.inf
+        ):
+            raise DefinitionError(
+                f"{where}: resource {name!r} needs a positive amount, {example}; got {amount!r}"
             )
 
 
@@ -190,6 +216,7 @@ def task(
     outputs: tuple[str, ...] | None = None,
     tags: Mapping[str, str] | None = None,
     pool: str | None = None,
+    resources: Mapping[str, float] | None = None,
     sla: float | timedelta | None = None,
     on_failure: AlertHook | Sequence[AlertHook] | None = None,
     on_retry: AlertHook | Sequence[AlertHook] | None = None,
@@ -216,6 +243,7 @@ def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         if outputs is not None:
             opts["outputs"] = tuple(outputs)
         opts["tags"] = dict(opts.get("tags") or {})
+        _copy_resources(opts)
         try:
             return Task(fn=function, name=name, **opts)
         except TypeError as exc:
@@ -238,12 +266,22 @@ def shell(name: str, command: str, **options: Any) -> Task:
     fn = functools.partial(run_shell, command)
     opts = dict(options)
     opts["tags"] = dict(opts.get("tags") or {})
+    _copy_resources(opts)
     if opts.get("outputs") is not None:
         raise DefinitionError(f"shell task {name!r}: a shell task has one output, its stdout")
     try:
         return Task(fn=fn, name=name, command=command, **opts)
     except TypeError as exc:
         raise DefinitionError(f"dw.shell({name!r}, ...): {exc}") from None
+
+
+def _copy_resources(opts: dict[str, Any]) -> None:
+    """``resources=None`` means none; a mapping is copied, so later changes don't leak in."""
+    resources = opts.get("resources")
+    if resources is None:
+        opts.pop("resources", None)
+    elif isinstance(resources, Mapping):
+        opts["resources"] = dict(resources)
 
 
 def _placeholders(command: str) -> list[str]:

@@ -69,15 +69,23 @@ def _scratch() -> int:
 
 
 def _copy_out(fd: int, size: int, log_path: str) -> None:
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as out:
-        offset = 0
-        while offset < size:
-            chunk = os.pread(fd, min(size - offset, 1 << 20), offset)
-            if not chunk:
-                break
-            out.write(chunk)
-            offset += len(chunk)
+    """Append the scratch file to the attempt's log; a log that can't be written is lost.
+
+    The path is on the runner's machine; a worker elsewhere (a Dask cluster) may be
+    unable to create it, and that must not fail the attempt.
+    """
+    try:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
+            offset = 0
+            while offset < size:
+                chunk = os.pread(fd, min(size - offset, 1 << 20), offset)
+                if not chunk:
+                    break
+                out.write(chunk)
+                offset += len(chunk)
+    except OSError as exc:
+        logging.getLogger(__name__).warning("the attempt's log %s is lost: %s", log_path, exc)
 
 
 def _flush() -> None:

@@ -211,7 +211,7 @@ class Runner:
             timeout = spec.task.timeout
             call = partial(execute_attempt, spec)
             call.label = f"node {spec.node!r} (attempt {spec.attempt})"  # type: ignore[attr-defined]
-            future = self.executor.submit(call, timeout=timeout)
+            future = self.executor.submit(call, timeout=timeout, resources=spec.task.resources)
             self.in_flight[future] = _Flight(spec.node, spec.attempt)
             if self.group_commit:
                 self.unrecorded[spec.node] = AttemptStart(

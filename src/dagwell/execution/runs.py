@@ -125,7 +125,7 @@ def execute_pipeline(
     if alerting is not None:
         hooks = HookList([hooks, alerting]) if hooks is not None else alerting
     code = code_and_environment(pipeline, settings)  # in a thread, joined before recording
-    pool = make_executor(executor, workers)
+    pool = make_executor(executor, workers, address=settings.dask_address)
     try:
         run_id = claimed.id if claimed is not None else new_run_id()
         _record_start(

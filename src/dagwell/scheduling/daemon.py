@@ -375,6 +375,8 @@ class Scheduler:
         env["DAGWELL_ARTIFACTS"] = self.settings.artifacts_url
         if self.settings.openlineage:
             env["DAGWELL_OPENLINEAGE"] = self.settings.openlineage
+        if self.settings.dask_address:
+            env["DAGWELL_DASK_ADDRESS"] = self.settings.dask_address
         return env
 
     def _reap(self) -> None:

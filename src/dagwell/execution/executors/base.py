@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import reprlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -45,12 +45,20 @@ class Executor(Protocol):
     name: str
     workers: int
 
-    def submit(self, call: Callable[[], T], *, timeout: float | None = None) -> Future[T]:
+    def submit(
+        self,
+        call: Callable[[], T],
+        *,
+        timeout: float | None = None,
+        resources: Mapping[str, float] | None = None,
+    ) -> Future[T]:
         """Start ``call()`` (or queue it) and return a future for its outcome.
 
         ``timeout`` is in seconds, counted from the moment the call starts running. An
         executor that enforces it kills the call and fails the future with
         :class:`dagwell.errors.TaskTimeoutError`; each executor documents whether it does.
+        ``resources`` (``{"GPU": 1}``, from ``@dw.task(resources=...)``) are what the call
+        needs of the worker that runs it; an executor without such a notion ignores them.
         """
         ...
 

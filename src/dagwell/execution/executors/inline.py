@@ -6,7 +6,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 T = TypeVar("T")
 
@@ -20,7 +20,7 @@ class InlineExecutor:
     ``KeyboardInterrupt`` and ``SystemExit`` propagate, because they are the caller's own.
 
     ``timeout`` is accepted but **not enforced**: a call in the caller's thread cannot be
-    killed, so it always runs to the end. ``workers`` is always 1.
+    killed, so it always runs to the end. ``resources`` are ignored. ``workers`` is always 1.
 
     Example::
 
@@ -35,7 +35,13 @@ class InlineExecutor:
     def __init__(self) -> None:
         self._closed = False
 
-    def submit(self, call: Callable[[], T], *, timeout: float | None = None) -> Future[T]:
+    def submit(
+        self,
+        call: Callable[[], T],
+        *,
+        timeout: float | None = None,
+        resources: Mapping[str, float] | None = None,
+    ) -> Future[T]:
         """Run ``call()`` now and return a done future holding its result or exception."""
         if self._closed:
             raise RuntimeError("cannot submit to an InlineExecutor after shutdown()")

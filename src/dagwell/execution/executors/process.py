@@ -41,7 +41,7 @@ from dagwell.errors import (
 from dagwell.execution.executors.base import describe_call
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from types import TracebackType
 
 T = TypeVar("T")
@@ -103,6 +103,9 @@ class ProcessExecutor:
     naming its exit code or signal, and is replaced too. If a worker cannot even start, the
     pool is broken: every pending and later call fails with WorkerDiedError.
 
+    ``resources`` are ignored: every worker of the pool is the same, on this machine. Use
+    pools (``@dw.task(pool=...)``) to limit how many calls share something scarce.
+
     Always call :meth:`shutdown` or use the executor as a context manager. Workers exit
     on their own if the caller's process dies. POSIX only (it passes a socket to the
     worker with ``pass_fds``).
@@ -153,10 +156,17 @@ class ProcessExecutor:
     ) -> None:
         self.shutdown()
 
-    def submit(self, call: Callable[[], T], *, timeout: float | None = None) -> Future[T]:
+    def submit(
+        self,
+        call: Callable[[], T],
+        *,
+        timeout: float | None = None,
+        resources: Mapping[str, float] | None = None,
+    ) -> Future[T]:
         """Queue ``call()`` for the next idle worker and return its future.
 
-        ``timeout`` (seconds) counts from the moment a worker starts the call.
+        ``timeout`` (seconds) counts from the moment a worker starts the call; ``resources``
+        are ignored.
         """
         future: Future[T] = Future()
         name = describe_call(call)

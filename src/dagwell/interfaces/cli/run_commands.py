@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 
 import click
 from rich.table import Table
@@ -16,7 +17,14 @@ from dagwell.execution.hooks import Hooks
 from dagwell.interfaces.cli.context import CliContext
 from dagwell.interfaces.cli.progress import LiveProgress, progress_for
 
-EXECUTORS = click.Choice(["inline", "process"])
+EXECUTORS = click.Choice(["inline", "process", "dask"])
+DASK_ADDRESS = click.option(
+    "--dask-address",
+    envvar="DAGWELL_DASK_ADDRESS",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="The Dask scheduler that --executor dask runs on (default: a temporary local cluster).",
+)
 RESULT_CHARS = 300
 """The longest pipeline result ``dagwell run`` prints, in characters; longer ones are cut."""
 
@@ -30,6 +38,12 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="-p")
         params[key.strip()] = value
     return params
+
+
+def use_dask_address(ctx: CliContext, address: str | None) -> None:
+    """Make ``--dask-address`` part of the settings the command runs with."""
+    if address:
+        ctx.settings = replace(ctx.settings, dask_address=address)
 
 
 def execute(
@@ -122,6 +136,7 @@ def result_line(run: Run, limit: int = RESULT_CHARS) -> str | None:
     default=None,
     help="Parallel tasks at most (default: CPU count).",
 )
+@DASK_ADDRESS
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
 @click.option("--no-cache", is_flag=True, help="Run cached tasks even if they could be reused.")
 @click.pass_obj
@@ -131,12 +146,14 @@ def run_command(
     params: tuple[str, ...],
     executor: str,
     workers: int | None,
+    dask_address: str | None,
     quiet: bool,
     no_cache: bool,
 ) -> None:
     """Run the pipeline in FILE (name it as FILE:PIPELINE when the file has several)."""
     from dagwell.execution.loader import load_pipeline
 
+    use_dask_address(ctx, dask_address)
     parsed = parse_params(params)
     execute(ctx, load_pipeline(target), parsed, executor, workers, quiet, cache=not no_cache)
 
@@ -176,6 +193,7 @@ def demo_command(ctx: CliContext, executor: str, workers: int | None) -> None:
 )
 @click.option("--executor", type=EXECUTORS, default="process", show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None)
+@DASK_ADDRESS
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
 @click.pass_obj
 def resume_command(
@@ -184,12 +202,14 @@ def resume_command(
     target: str | None,
     executor: str,
     workers: int | None,
+    dask_address: str | None,
     quiet: bool,
 ) -> None:
     """Start a new run that reuses what RUN finished and runs the rest."""
     from dagwell.execution.loader import load_pipeline
     from dagwell.execution.runs import resume
 
+    use_dask_address(ctx, dask_address)
     hooks = Hooks() if quiet else progress_for(ctx.console)
     pipeline = load_pipeline(target) if target else None
     result = resume(
@@ -209,10 +229,16 @@ def resume_command(
 @click.argument("run_id", metavar="RUN")
 @click.option("--executor", type=EXECUTORS, default="process", show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None)
+@DASK_ADDRESS
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
 @click.pass_obj
 def rerun_command(
-    ctx: CliContext, run_id: str, executor: str, workers: int | None, quiet: bool
+    ctx: CliContext,
+    run_id: str,
+    executor: str,
+    workers: int | None,
+    dask_address: str | None,
+    quiet: bool,
 ) -> None:
     """Run RUN again from its stored code, params and data; say if the outputs match.
 
@@ -221,6 +247,7 @@ def rerun_command(
     from dagwell.execution.rerun import reproduced, rerun
     from dagwell.execution.runs import get_run
 
+    use_dask_address(ctx, dask_address)
     hooks = Hooks() if quiet else progress_for(ctx.console)
     again = rerun(run_id, executor=executor, workers=workers, settings=ctx.settings, hooks=hooks)
     original = get_run(run_id, settings=ctx.settings)

@@ -13,9 +13,12 @@ import click
 from rich.live import Live
 
 from dagwell.interfaces.cli.context import CliContext
-from dagwell.interfaces.cli.run_commands import parse_params
-
-EXECUTORS = click.Choice(["inline", "process"])
+from dagwell.interfaces.cli.run_commands import (
+    DASK_ADDRESS,
+    EXECUTORS,
+    parse_params,
+    use_dask_address,
+)
 
 
 def _when(text: str, option: str) -> date | datetime:
@@ -32,6 +35,7 @@ def _when(text: str, option: str) -> date | datetime:
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--executor", type=EXECUTORS, default="process", show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Workers per run.")
+@DASK_ADDRESS
 @click.option(
     "--max-runs",
     type=click.IntRange(min=1),
@@ -53,6 +57,7 @@ def scheduler_command(
     paths: tuple[str, ...],
     executor: str,
     workers: int | None,
+    dask_address: str | None,
     max_runs: int,
     rescan: float,
     plain: bool,
@@ -66,6 +71,7 @@ def scheduler_command(
     from dagwell.interfaces.cli.scheduler_view import local, render
     from dagwell.scheduling.daemon import Event, Scheduler, utc_now
 
+    use_dask_address(ctx, dask_address)
     console = ctx.console
     live_view = console.is_terminal and not plain
 
