@@ -502,9 +502,11 @@ def test_a_hanging_receiver_holds_up_neither_other_notifiers_nor_the_record(
     change(hooks, "fit", TaskState.RUNNING, 4)
     change(hooks, "fit", TaskState.FAILED, 4, error="ValueError: x")
     finish(hooks, RunState.FAILED, error="failed nodes: fit")
-    release.set()
+    try:
+        recorded = list_alerts(run_id=RUN, settings=settings)
+    finally:
+        release.set()
 
-    recorded = list_alerts(run_id=RUN, settings=settings)
     assert sorted(r.kind.value for r in recorded) == ["failure", "retry", "retry", "retry"]
     [failure] = [r for r in recorded if r.kind is AlertKind.FAILURE]
     assert failure.delivered == "1/1" and fine.kinds() == [("failure", None)]
