@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,6 +22,13 @@ pytest_plugins = ["postgres_server", "s3_server"]
 _INTEGRATION = str(Path(__file__).parent / "integration")
 if _INTEGRATION not in sys.path:
     sys.path.insert(0, _INTEGRATION)
+
+
+# Some tests press Ctrl-C on a CLI subprocess (SIGINT). A shell that starts pytest in the
+# background makes it ignore SIGINT, and subprocesses inherit that; a handler of our own is
+# reset to the default in them, so they stop on Ctrl-C as they would in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -54,6 +54,10 @@ TABLES = {
     "pools",
     "pool_leases",
     "alerts",
+    "users",
+    "api_tokens",
+    "audit_log",
+    "install_secrets",
 }
 
 OLD_RUN = (

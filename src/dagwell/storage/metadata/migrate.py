@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import Connection, Engine
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 """The newest migration in ``migrations/versions``; a unit test keeps the two in step."""
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

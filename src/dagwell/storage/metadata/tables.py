@@ -101,6 +101,10 @@ runs = Table(
     # "pipeline|logical time" for runs a schedule or backfill queued: unique, so no logical
     # time is ever queued twice, even by several schedulers at once.
     Column("claim_key", String, unique=True),
+    # Set by a user (the UI, the API) asking the runner to cancel the run; the runner
+    # polls it with its heartbeat and stops the run's attempts.
+    Column("cancel_requested_at", UTCDateTime),
+    Column("cancel_requested_by", String),
 )
 
 task_runs = Table(
@@ -328,3 +332,58 @@ alerts = Table(
     Column("deliveries", JSON, nullable=False),
 )
 """Every alert raised (a failure, a retry, a success or a missed SLA) and its deliveries."""
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String, primary_key=True),
+    # viewer, operator or admin
+    Column("role", String, nullable=False),
+    # An argon2 hash; NULL for a user who signs in with API tokens only.
+    Column("password_hash", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""People and scripts that may use the web UI and the API, each with one role."""
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    # A short public id, shown in listings and used to revoke the token.
+    Column("id", String, primary_key=True),
+    Column("user_name", String, ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    Column("label", Text, nullable=False, default=""),
+    # SHA-256 of the secret token: the token itself is shown once and never stored.
+    Column("token_hash", String, nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index(None, "user_name"),
+)
+"""API tokens for scripts (``Authorization: Bearer``), each acting as its user."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", String, nullable=False, index=True),
+    # login, trigger, resume, cancel, set_alias, add_user, remove_user, create_token, ...
+    Column("action", String, nullable=False),
+    Column("target", Text, nullable=False, default=""),
+    # ok, denied or failed
+    Column("outcome", String, nullable=False),
+    # ui, api or cli
+    Column("source", String, nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+"""Who did what and when: every action taken through the UI, the API or the account CLI."""
+
+install_secrets = Table(
+    "install_secrets",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Random secrets made once per install (the session-cookie key), shared by every UI server."""
