@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import make_url
@@ -84,6 +85,31 @@ def test_a_missing_bucket_is_named(settings: dw.Settings, s3_url: Any) -> None:
     assert not gone.ok and gone.detail.startswith("missing bucket"), gone
     assert "dagwell-no-such-bucket" in gone.detail
     assert there.ok, there
+
+
+def test_an_object_store_that_does_not_answer_is_unreachable_not_a_missing_bucket(
+    settings: dw.Settings,
+) -> None:
+    silent = replace(
+        settings,
+        artifacts_url="s3://any-bucket/x",
+        s3_endpoint=f"http://127.0.0.1:{free_port()}",
+    )
+
+    found = by_name(diagnose(silent), "artifacts")
+
+    assert not found.ok and found.detail.startswith("unreachable: nothing answers at"), found
+    assert "DAGWELL_S3_ENDPOINT" in (found.fix or "")
+
+
+def test_a_dask_scheduler_that_does_not_answer_is_unreachable(settings: dw.Settings) -> None:
+    pytest.importorskip("distributed")
+    nowhere = replace(settings, dask_address=f"tcp://127.0.0.1:{free_port()}")
+
+    found = by_name(diagnose(nowhere), "dask cluster")
+
+    assert not found.ok and found.detail.startswith("unreachable"), found
+    assert "dask scheduler" in (found.fix or "")
 
 
 def test_the_cli_exits_1_and_says_what_failed(tmp_path: Path) -> None:

@@ -7,10 +7,12 @@ Nothing here changes anything, except a small probe object written and removed a
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from dagwell.settings import Settings
 
@@ -117,6 +119,15 @@ def _artifacts(settings: Settings) -> Check:
         if is_s3(url):
             bucket = root.split("/", 1)[0]
             if not fs.exists(bucket):
+                # s3fs answers "no such bucket" for a server it cannot reach, too.
+                unreachable = _unreachable(settings.s3_endpoint)
+                if unreachable:
+                    return Check(
+                        name,
+                        False,
+                        f"unreachable: {unreachable}",
+                        "start the object store, or check DAGWELL_S3_ENDPOINT",
+                    )
                 return Check(
                     name,
                     False,
@@ -148,6 +159,19 @@ def _artifacts(settings: Settings) -> Check:
     if read != b"ok":
         return Check(name, False, "an object written could not be read back whole")
     return Check(name, True, "reachable; an object was written, read back and removed")
+
+
+def _unreachable(endpoint: str | None) -> str | None:
+    """Why nothing answers at ``endpoint`` (an http(s) URL), or None if something does."""
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "localhost", port), timeout=5).close()
+    except OSError as exc:
+        return f"nothing answers at {endpoint} ({exc.strerror or exc})"
+    return None
 
 
 def _cluster(settings: Settings) -> Check:
