@@ -4,7 +4,8 @@ DagwellError
 ├── DefinitionError (ValueError)        the user's pipeline or task definition is wrong
 │   ├── CycleError                      the graph has a cycle
 │   ├── ParamError                      an unknown, missing or mistyped pipeline param
-│   └── PipelineLoadError               a pipeline file cannot be loaded or is ambiguous
+│   ├── PipelineLoadError               a pipeline file cannot be loaded or is ambiguous
+│   └── RunStateError                   the run's state forbids the action (resume a success)
 ├── TaskError                           a task attempt failed (user code, timeout, crash)
 │   ├── TaskTimeoutError                the attempt ran longer than its timeout
 │   ├── WorkerDiedError                 the worker process running the attempt died
@@ -34,6 +35,11 @@ class ParamError(DefinitionError):
 
 class PipelineLoadError(DefinitionError):
     """A pipeline file cannot be imported, or holds zero or several pipelines."""
+
+
+class RunStateError(DefinitionError):
+    """The run is in a state that does not allow what was asked (resuming a run that
+    succeeded or is still running); the message says what would."""
 
 
 class TaskError(DagwellError):

@@ -108,13 +108,12 @@ def runs_command(
 @click.pass_obj
 def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
     """Show one run: params, and each node's state, attempts and error."""
-    from dagwell.execution.alerts import list_alerts
-    from dagwell.execution.runs import get_run
+    from dagwell.execution.reports import run_report
 
-    found = get_run(run_id, settings=ctx.settings)
-    alerts = list_alerts(run_id=found.id, limit=None, settings=ctx.settings)
+    report = run_report(run_id, settings=ctx.settings)
+    found, alerts = report.run, report.alerts
     if as_json:
-        _print_json({**found.to_dict(), "alerts": [a.to_dict() for a in alerts]})
+        _print_json(report.to_dict())
         return
     console = ctx.console
     console.print(
@@ -129,6 +128,10 @@ def show_command(ctx: CliContext, run_id: str, as_json: bool) -> None:
     console.print(origin, highlight=False)
     if found.error:
         console.print(f"[red]error:[/] {found.error}", highlight=False)
+    if found.cancel_requested_by is not None:
+        asked = found.cancel_requested_at
+        when = f" at {asked.astimezone():%Y-%m-%d %H:%M:%S}" if asked is not None else ""
+        console.print(f"cancel requested by {found.cancel_requested_by}{when}", highlight=False)
     if found.params:
         console.print("params: " + ", ".join(f"{k}={v!r}" for k, v in found.params.items()))
     table = Table(box=None, header_style="bold")

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, bindparam, func, insert, select, update
+from sqlalchemy import String, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.sql.elements import ColumnElement
 
 from dagwell.core.datasets import DatasetVersion
 from dagwell.core.records import AttemptEnd, AttemptStart, Run
@@ -458,6 +459,15 @@ class MetadataStore:
             found_id = row.id
             return load_runs(conn, [row], lambda column: column == found_id)[0]
 
+    def run_exists(self, run_id: str) -> bool:
+        """Whether a run with exactly the id ``run_id`` is recorded.
+
+        >>> store.run_exists("3f2a9c1d0e7b")
+        True
+        """
+        with self.reading() as conn:
+            return conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is not None
+
     def _find_by_prefix(self, conn: Connection, prefix: str) -> AnyRow:
         if len(prefix) < MIN_PREFIX:
             raise NotFoundError(
@@ -488,12 +498,15 @@ class MetadataStore:
         until: datetime | None = None,
         trigger: str | None = None,
         with_tasks: bool = False,
+        offset: int = 0,
+        after: str | None = None,
     ) -> list[Run]:
         """Runs, newest first (by creation time), optionally filtered.
 
         ``since`` and ``until`` keep runs created in ``[since, until)``; ``limit=None``
-        returns all. Without
-        ``with_tasks`` the runs' ``tasks`` are empty, which keeps listings fast.
+        returns all. Without ``with_tasks`` the runs' ``tasks`` are empty, which keeps
+        listings fast. Pages: skip ``offset`` runs, or (faster on deep pages) start after
+        the run with id ``after``, the last one of the previous page.
 
         >>> [run.id for run in store.list_runs(pipeline="churn", status="failed", limit=5)]
         """
@@ -508,7 +521,11 @@ class MetadataStore:
             query = query.where(runs.c.created_at < until)
         if trigger is not None:
             query = query.where(runs.c.trigger == trigger)
+        if after is not None:
+            query = query.where(_after(after))
         query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+        if offset:
+            query = query.offset(offset)
         ids = query.subquery()
         with self.reading() as conn:
             run_rows = conn.execute(
@@ -529,6 +546,15 @@ class MetadataStore:
         >>> store.models.get("churn", alias="production").version
         """
         return ModelStore(self)
+
+
+def _after(run_id: str) -> ColumnElement[bool]:
+    """Runs listed after ``run_id`` newest first: older, or as old with a smaller id."""
+    pivot = select(runs.c.created_at).where(runs.c.id == run_id).scalar_subquery()
+    return or_(
+        runs.c.created_at < pivot,
+        and_(runs.c.created_at == pivot, runs.c.id < run_id),
+    )
 
 
 def _now() -> datetime:

@@ -1,0 +1,135 @@
+"""The FastAPI app: the JSON API under ``/api/v1``, ``/metrics``, and room for the pages.
+
+:func:`create_app` builds it from settings passed in; ``dagwell ui`` serves it with
+uvicorn. Pages and static files plug in through its arguments::
+
+    app = create_app(settings, open_mode=True, routers=[pages.router], static_dir=STATIC)
+
+Routers are included after the API, so a pages router may own ``/`` and anything outside
+``/api``; ``static_dir`` is served at ``/static``. Every route declares what it needs with
+``Depends(require(action))`` from :mod:`dagwell.interfaces.web.access`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Protocol
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from dagwell import __version__
+from dagwell.interfaces.web import (
+    access,
+    api_artifacts,
+    api_lineage,
+    api_models,
+    api_pipelines,
+    api_runs,
+    metrics,
+    problems,
+)
+from dagwell.interfaces.web.responses import JsonResponse
+from dagwell.interfaces.web.schemas import ErrorOut, HealthOut
+from dagwell.interfaces.web.state import WebState, web_state
+from dagwell.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+class Service(Protocol):
+    """Something that runs beside the app while it serves (the scheduler): started before
+    the first request, stopped after the last."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(
+    settings: Settings,
+    *,
+    open_mode: bool,
+    routers: Sequence[APIRouter] = (),
+    static_dir: str | Path | None = None,
+    services: Sequence[Service] = (),
+) -> FastAPI:
+    """The web app over the records ``settings`` point at.
+
+    ``open_mode`` lets everyone in as an anonymous admin (loopback, no users); ``routers``
+    (the pages) are included after the API; ``static_dir`` is mounted at ``/static``;
+    ``services`` start and stop with the app.
+
+    >>> app = create_app(Settings.from_env(), open_mode=True)
+    >>> TestClient(app).get("/api/v1/health").json()["status"]
+    'ok'
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started: list[Service] = []
+        try:
+            for service in services:
+                service.start()
+                started.append(service)
+            yield
+        finally:
+            for service in reversed(started):
+                service.stop()
+
+    app = FastAPI(
+        title="dagwell",
+        version=__version__,
+        description="Runs, pipelines, models, lineage and artifacts recorded by dagwell.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # Swagger UI loads its script from a CDN; the UI vendors its own
+        redoc_url=None,
+        default_response_class=JsonResponse,
+        lifespan=lifespan,
+        responses={
+            401: {"model": ErrorOut, "description": "Sign-in required"},
+            404: {"model": ErrorOut, "description": "Not found"},
+            422: {"model": ErrorOut, "description": "Invalid input"},
+        },
+    )
+    app.state.dagwell = WebState(settings, open_mode=open_mode)
+    app.state.services = list(services)
+    problems.install(app)
+    app.add_middleware(access.AccessHeader, open_mode=open_mode)
+    app.include_router(_health_router(scheduler=bool(services)), prefix=API_PREFIX)
+    for api in (api_runs, api_pipelines, api_models, api_lineage, api_artifacts):
+        app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)
+    for router in routers:
+        app.include_router(router)
+    if static_dir is not None:
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+    return app
+
+
+def _health_router(*, scheduler: bool) -> APIRouter:
+    router = APIRouter(tags=["system"])
+
+    @router.get("/health", response_model=HealthOut)
+    def health(
+        state: Annotated[WebState, Depends(web_state)],
+        who: Annotated[access.Principal, Depends(access.require("health"))],
+    ) -> dict[str, object]:
+        """Whether the server and its metadata database answer."""
+        from sqlalchemy import text
+
+        from dagwell.storage.shared import metadata_store
+
+        with metadata_store(state.settings.db_url).reading() as conn:
+            conn.execute(text("SELECT 1"))
+        return {
+            "status": "ok",
+            "version": __version__,
+            "open": state.open_mode,
+            "scheduler": scheduler,
+        }
+
+    return router

@@ -1,0 +1,359 @@
+"""The shapes the JSON API answers with, as pydantic models, so OpenAPI documents them.
+
+Routes build plain dicts (mostly the ``to_dict()`` of library records, the same JSON the
+CLI prints with ``--json``) and declare one of these as ``response_model``. Times are ISO
+8601 text in UTC; durations are seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: what went wrong and, when known, how to fix it."""
+
+    error: str
+    hint: str | None = None
+
+
+class HealthOut(BaseModel):
+    """``GET /api/v1/health``."""
+
+    status: str = Field(description="'ok' when the metadata database answers")
+    version: str
+    open: bool = Field(description="true when the UI runs open: no users, loopback only")
+    scheduler: bool = Field(description="true when this server also runs the scheduler")
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+class AttemptOut(BaseModel):
+    number: int
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    error: str | None
+    traceback: str | None
+    log_path: str | None
+
+
+class StoredValueOut(BaseModel):
+    """Where a node output lives: an artifact hash, or the value itself when small."""
+
+    hash: str
+    serializer: str
+    size: int
+    type: str
+    inline: Any = Field(default=None, description="the value, when held in the database")
+    length: int | None = None
+
+
+class TaskRunOut(BaseModel):
+    node: str
+    task: str
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    duration: float | None
+    upstream: list[str]
+    map_parent: str | None
+    error: str | None
+    attempts: list[AttemptOut]
+    outputs: dict[str, StoredValueOut]
+    params: dict[str, Any]
+
+
+class MetricPointOut(BaseModel):
+    node: str
+    name: str
+    value: float | None = Field(description="null for NaN and infinite values")
+    step: int | None
+    time: str | None
+
+
+class DeliveryOut(BaseModel):
+    notifier: str
+    ok: bool
+    tries: int
+    error: str | None
+
+
+class AlertOut(BaseModel):
+    id: str
+    kind: str
+    pipeline: str
+    run_id: str
+    node: str | None
+    attempt: int | None
+    summary: str
+    created_at: str
+    deliveries: list[DeliveryOut]
+
+
+class RunOut(BaseModel):
+    """One run without its nodes: a line of the runs listing."""
+
+    id: str
+    pipeline: str
+    status: str
+    params: dict[str, Any]
+    started_at: str | None
+    ended_at: str | None
+    duration: float | None
+    error: str | None
+    code_hash: str | None
+    trigger: str
+    scheduled_for: str | None
+    parent_run_id: str | None
+    task_counts: dict[str, int] = Field(
+        default_factory=dict, description="how many nodes are in each state"
+    )
+
+
+class RunDetailOut(BaseModel):
+    """One run with everything recorded: the shape of ``dagwell show RUN --json``."""
+
+    id: str
+    pipeline: str
+    status: str
+    params: dict[str, Any]
+    started_at: str | None
+    ended_at: str | None
+    duration: float | None
+    error: str | None
+    code_hash: str | None
+    trigger: str
+    scheduled_for: str | None
+    parent_run_id: str | None
+    environment: dict[str, Any] | None
+    tasks: list[TaskRunOut]
+    metrics: list[MetricPointOut]
+    alerts: list[AlertOut]
+
+
+class RunPageOut(BaseModel):
+    """A page of runs, newest first; pass ``next`` as ``cursor`` for the following page."""
+
+    runs: list[RunOut]
+    next: str | None = Field(description="cursor of the next page; null on the last page")
+
+
+class GraphNodeOut(BaseModel):
+    id: str
+    task: str
+    status: str
+    map_parent: str | None
+    attempts: int
+    duration: float | None
+    error: str | None
+
+
+class GraphEdgeOut(BaseModel):
+    source: str
+    target: str
+
+
+class GraphOut(BaseModel):
+    """A run's DAG: nodes with their state, and edges from each upstream node."""
+
+    run_id: str
+    status: str
+    nodes: list[GraphNodeOut]
+    edges: list[GraphEdgeOut]
+
+
+class AttemptBarOut(BaseModel):
+    """One attempt of one node on the run's timeline."""
+
+    node: str
+    number: int
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    duration: float | None
+    error: str | None
+
+
+class AttemptsOut(BaseModel):
+    run_id: str
+    started_at: str | None
+    ended_at: str | None
+    attempts: list[AttemptBarOut]
+
+
+class MetricStepOut(BaseModel):
+    step: int | None
+    value: float | None
+    time: str | None
+
+
+class MetricSeriesOut(BaseModel):
+    node: str
+    name: str
+    points: list[MetricStepOut]
+
+
+class RunMetricsOut(BaseModel):
+    run_id: str
+    series: list[MetricSeriesOut]
+
+
+class QueuedOut(BaseModel):
+    """A run queued for the scheduler (a trigger or a resume)."""
+
+    id: str
+    pipeline: str
+    status: str
+    trigger: str
+    parent_run_id: str | None = None
+
+
+class CancelOut(BaseModel):
+    id: str
+    status: str
+
+
+# -- pipelines --------------------------------------------------------------------------------
+
+
+class RunBriefOut(BaseModel):
+    id: str
+    status: str
+    trigger: str
+    created_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    duration: float | None
+
+
+class ParamOut(BaseModel):
+    name: str
+    type: str | None
+    default: Any = Field(description="the default as JSON (or text); null when required")
+    required: bool
+
+
+class PipelineOut(BaseModel):
+    """A pipeline the scheduler registered, or one known only from its runs."""
+
+    name: str
+    registered: bool
+    active: bool
+    source: str | None
+    description: str
+    schedule: str | None
+    timezone: str | None
+    next_due_at: str | None
+    max_active_runs: int | None
+    run_counts: dict[str, int] = Field(description="runs in each state")
+    success_rate: float | None = Field(
+        description="succeeded / finished over the recent finished runs; null when none"
+    )
+    last_runs: list[RunBriefOut]
+
+
+class PipelineDetailOut(PipelineOut):
+    params: list[ParamOut]
+    schedule_params: dict[str, Any]
+
+
+# -- models, datasets, lineage ----------------------------------------------------------------
+
+
+class ModelOut(BaseModel):
+    name: str
+    latest_version: int
+    version_count: int
+    aliases: dict[str, int]
+    updated_at: str | None
+
+
+class ModelVersionOut(BaseModel):
+    name: str
+    version: int
+    run_id: str | None
+    node: str | None
+    aliases: list[str]
+    metadata: dict[str, Any]
+    created_at: str | None
+    artifact_hash: str
+    type: str
+    size: int
+
+
+class ModelDetailOut(ModelOut):
+    versions: list[ModelVersionOut]
+
+
+class AliasIn(BaseModel):
+    """The body of ``PUT /models/{name}/aliases/{alias}``."""
+
+    version: int = Field(ge=1)
+
+
+class DatasetReadOut(BaseModel):
+    run: str
+    node: str
+
+
+class DatasetVersionOut(BaseModel):
+    uri: str
+    version: str
+    size: int
+    files: int
+    snapshot: str | None
+    first_seen: str
+    runs: list[DatasetReadOut]
+
+
+class LineageNodeOut(BaseModel):
+    """A node of a lineage tree; ``ref`` is what ``/lineage?ref=`` takes to start there."""
+
+    kind: str
+    label: str
+    ref: str
+    children: list[LineageNodeOut]
+
+
+class TriggerIn(BaseModel):
+    """The body of ``POST /pipelines/{name}/runs``.
+
+    Values are checked against the pipeline's params; text is converted to a param's
+    annotated type (as ``dagwell trigger -p`` does), so form fields may be sent as text.
+    """
+
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+# -- artifacts --------------------------------------------------------------------------------
+
+
+class PreviewOut(BaseModel):
+    """A small, safe look at a stored value (never unpickled).
+
+    ``kind`` is ``table`` (``columns``, ``dtypes``, ``rows``: the head, ``shape``),
+    ``array`` (``shape``, ``dtype``, ``stats``, ``head``), ``value`` (small JSON in
+    ``value``, or ``text``), or ``metadata`` when the value is not previewed (pickled, too
+    big): then only ``serializer``, ``type`` and ``size`` say what it is.
+    """
+
+    kind: str
+    serializer: str
+    type: str
+    size: int
+    hash: str | None = None
+    truncated: bool = False
+    reason: str | None = None
+    value: Any = None
+    text: str | None = None
+    columns: list[str] | None = None
+    dtypes: dict[str, str] | None = None
+    rows: list[list[Any]] | None = None
+    shape: list[int] | None = None
+    dtype: str | None = None
+    stats: dict[str, float | None] | None = None
+    head: list[Any] | None = None
