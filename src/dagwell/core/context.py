@@ -34,7 +34,8 @@ class TaskContext:
 
     ``attempt_key`` is unique per attempt and stable across processes: use it as an
     idempotency key for side effects (a task runs at least once). ``artifacts_url`` is
-    the artifact store the attempt writes to (None for a context made by hand).
+    the artifact store the attempt writes to (None for a context made by hand), and
+    ``s3_endpoint`` the S3-compatible server holding it, if the run was given one.
 
     >>> ctx = dw.current()
     >>> ctx.logger.info("training %s on attempt %d", ctx.node, ctx.attempt)
@@ -47,6 +48,7 @@ class TaskContext:
     params: Mapping[str, Any] = field(default_factory=dict)
     scheduled_for: datetime | None = None
     artifacts_url: str | None = None
+    s3_endpoint: str | None = None
     log: AttemptLog = field(default_factory=AttemptLog, repr=False, compare=False)
 
     @property

@@ -27,6 +27,7 @@ from dagwell.core.values import DEFAULT_OUTPUT, GATHER, ItemOf, StoredValue
 from dagwell.errors import NotFoundError, SerializationError, StorageError, TaskError
 from dagwell.execution.capture import captured_output
 from dagwell.storage.shared import artifact_store as artifact_store  # one per URL
+from dagwell.storage.shared import worker_artifact_store
 from dagwell.tracking.datasets import resolve_uri
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class AttemptSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     fd_capture: bool = True
     scheduled_for: datetime | None = None
+    s3_endpoint: str | None = None
+    """The run's ``Settings.s3_endpoint``; None: the worker's own ``DAGWELL_S3_ENDPOINT``."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def execute_attempt(spec: AttemptSpec) -> AttemptOutcome:
     When the artifact store is not on this machine's disk, the attempt's log is copied
     into it before the outcome is returned (see :func:`log_name`).
     """
-    store = artifact_store(spec.artifacts_url)
+    store = worker_artifact_store(spec.artifacts_url, spec.s3_endpoint)
     outcome = _execute(spec, store)
     _keep_log(store, spec)
     return outcome
@@ -102,6 +105,7 @@ def _execute(spec: AttemptSpec, store: ArtifactStore) -> AttemptOutcome:
         params=spec.params,
         scheduled_for=spec.scheduled_for,
         artifacts_url=spec.artifacts_url,
+        s3_endpoint=spec.s3_endpoint,
     )
     with captured_output(spec.log_path, fd_level=spec.fd_capture), task_context(context):
         try:

@@ -96,7 +96,7 @@ def _dataset_rewriter(original: Run, settings: Settings, folder: Path) -> Callab
         for run, node in version.runs:
             if run == original.id:
                 read.setdefault(node, []).append(version)
-    store = artifact_store(settings.artifacts_url)
+    store = artifact_store(settings.artifacts_url, settings)
 
     def locate(node: str, found: Dataset) -> Dataset:
         candidates = read.get(node, [])

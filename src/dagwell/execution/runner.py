@@ -89,6 +89,7 @@ class Runner:
         executor: Executor,
         artifacts_url: str,
         logs_dir: str,
+        s3_endpoint: str | None = None,
         hooks: Hooks | None = None,
         clock: Callable[[], float] = time.monotonic,
         reuse: Mapping[str, Mapping[str, StoredValue]] | None = None,
@@ -107,6 +108,7 @@ class Runner:
         self.store = store
         self.executor = executor
         self.artifacts_url = artifacts_url
+        self.s3_endpoint = s3_endpoint  # sent with each attempt: workers may not have it
         self.logs_dir = logs_dir
         self.hooks = hooks or Hooks()
         self.clock = clock
@@ -260,6 +262,7 @@ class Runner:
             args=args,
             kwargs=kwargs,
             artifacts_url=self.artifacts_url,
+            s3_endpoint=self.s3_endpoint,
             log_path=log_path,
             params=self.params,
             fd_capture=self.executor.name != "inline",

@@ -138,6 +138,7 @@ def execute_pipeline(
             store=store,
             executor=pool,
             artifacts_url=settings.artifacts_url,
+            s3_endpoint=settings.s3_endpoint,
             logs_dir=str(settings.logs_dir),
             hooks=hooks,
             reuse=reusable_outputs(resumed) if resumed is not None else None,
@@ -162,7 +163,7 @@ def dataset_versions(graph: Graph, settings: Settings) -> list[tuple[str, Datase
             if found not in versions:
                 version = version_of(found)
                 if found.snapshot:
-                    digest = snapshot(version, artifact_store(settings.artifacts_url))
+                    digest = snapshot(version, artifact_store(settings.artifacts_url, settings))
                     version = replace(version, snapshot_hash=digest)
                 versions[found] = version
             uses.append((node.id, versions[found]))
@@ -193,7 +194,7 @@ def code_and_environment(
     def capture() -> None:
         try:
             snapshot = snapshot_code(pipeline.fn)
-            code_hash = save_code(artifact_store(settings.artifacts_url), snapshot)
+            code_hash = save_code(artifact_store(settings.artifacts_url, settings), snapshot)
             done.append((code_hash, capture_environment()))
         except BaseException as exc:  # raised again in the caller's thread by wait()
             failed.append(exc)
@@ -482,7 +483,8 @@ def list_runs(
 
 
 def _with_loader(found: Run, settings: Settings) -> Run:
-    return replace(found, loader=partial(load_value, artifact_store(settings.artifacts_url)))
+    store = artifact_store(settings.artifacts_url, settings)
+    return replace(found, loader=partial(load_value, store))
 
 
 def list_datasets(

@@ -8,14 +8,15 @@ imported on first use: a plain ``import dagwell`` stays cheap.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from dagwell.storage.filesystems import s3_endpoint
 
 if TYPE_CHECKING:
-    from dagwell.settings import Settings
     from dagwell.storage.artifacts import ArtifactStore
+    from dagwell.storage.filesystems import StorageConfig
     from dagwell.storage.metadata.store import MetadataStore
 
 
@@ -33,12 +34,13 @@ def metadata_store(db_url: str) -> MetadataStore:
 _artifact_stores: dict[tuple[str, str | None], ArtifactStore] = {}
 
 
-def artifact_store(url: str, settings: Settings | None = None) -> ArtifactStore:
+def artifact_store(url: str, settings: StorageConfig | None = None) -> ArtifactStore:
     """The artifact store rooted at ``url``, opened once per process (and S3 endpoint).
 
     For an ``s3://`` root, the S3-compatible endpoint is ``settings.s3_endpoint`` when
-    ``settings`` is given, else ``DAGWELL_S3_ENDPOINT`` in this process's environment (as
-    in a worker); see :mod:`dagwell.storage.filesystems`.
+    ``settings`` is given (a :class:`Settings`, or an environment mapping), else
+    ``DAGWELL_S3_ENDPOINT`` in this process's environment; see
+    :mod:`dagwell.storage.filesystems`.
 
     >>> artifact_store(settings.artifacts_url, settings).get(stored)
     """
@@ -49,3 +51,15 @@ def artifact_store(url: str, settings: Settings | None = None) -> ArtifactStore:
 
         store = _artifact_stores[(url, endpoint)] = ArtifactStore(url, config=settings)
     return store
+
+
+def worker_artifact_store(url: str, endpoint: str | None) -> ArtifactStore:
+    """The artifact store as a worker opens it for an attempt: at the S3 ``endpoint`` the
+    run was given (``Settings.s3_endpoint``, sent with the attempt), or, if None, at this
+    process's ``DAGWELL_S3_ENDPOINT``. Credentials always come from this process.
+
+    >>> worker_artifact_store(spec.artifacts_url, spec.s3_endpoint).get(stored)
+    """
+    if endpoint is None:
+        return artifact_store(url)
+    return artifact_store(url, {**os.environ, "DAGWELL_S3_ENDPOINT": endpoint})

@@ -28,7 +28,7 @@ from dagwell.core.models import (
 )
 from dagwell.errors import DagwellError, DefinitionError, SerializationError
 from dagwell.settings import Settings
-from dagwell.storage.shared import artifact_store, metadata_store
+from dagwell.storage.shared import artifact_store, metadata_store, worker_artifact_store
 
 
 def log_model(obj: Any, name: str, metadata: Mapping[str, Any] | None = None) -> None:
@@ -60,7 +60,8 @@ def log_model(obj: Any, name: str, metadata: Mapping[str, Any] | None = None) ->
         )
     try:
         # Never inline: a version points at an object in the artifact store.
-        value = artifact_store(context.artifacts_url).put(obj, inline_limit=-1)
+        store = worker_artifact_store(context.artifacts_url, context.s3_endpoint)
+        value = store.put(obj, inline_limit=-1)
     except SerializationError as exc:
         raise SerializationError(
             f"model {name!r} of type {type(obj).__name__} cannot be stored: {exc}"
