@@ -1,8 +1,9 @@
-"""Runs as people look at them: one run with the alerts it raised, a page of runs.
+"""Runs as people look at them: one run with the alerts it raised, a page of runs, and
+pipelines with their recent runs.
 
 ``dagwell show RUN --json`` prints a :class:`RunReport` and ``GET /api/v1/runs/{id}``
 answers it, so both give the same shape from this one place; ``GET /api/v1/runs`` answers
-a :class:`RunPage`.
+a :class:`RunPage` and ``GET /api/v1/pipelines`` :class:`PipelineSummary` values.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dagwell.settings import Settings
 
 if TYPE_CHECKING:
     from dagwell.storage.metadata.alerts import AlertRecord
+    from dagwell.storage.metadata.registered import RegisteredPipeline
+    from dagwell.storage.metadata.run_stats import RunBrief
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,84 @@ def run_page(
         counts = task_counts(conn, [r.id for r in found])
     following = found[-1].id if len(found) == limit else None
     return RunPage(found, counts, following)
+
+
+RECENT_RUNS = 20
+"""How many of a pipeline's newest runs its success rate is worked out over."""
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    """A pipeline as a listing shows it: its registration (None when it is known only from
+    its runs), its runs per state, and its newest runs (newest first).
+
+    ``success_rate`` is succeeded over finished among the newest :data:`RECENT_RUNS` runs,
+    or None when none of them finished.
+    """
+
+    name: str
+    registered: RegisteredPipeline | None
+    run_counts: dict[str, int]
+    recent: list[RunBrief]
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded / finished over the recent runs; None when none finished."""
+        from dagwell.storage.metadata.run_stats import FINISHED
+
+        finished = [r for r in self.recent if r.status in FINISHED]
+        if not finished:
+            return None
+        return sum(r.status == "succeeded" for r in finished) / len(finished)
+
+    def to_dict(self, *, last: int = 5) -> dict[str, Any]:
+        """A JSON-able dict with the ``last`` newest runs."""
+        reg = self.registered
+        return {
+            "name": self.name,
+            "registered": reg is not None,
+            "active": reg is not None and reg.active,
+            "source": reg.source if reg else None,
+            "description": reg.description if reg else "",
+            "schedule": reg.schedule if reg else None,
+            "timezone": reg.timezone if reg else None,
+            "next_due_at": reg.next_due_at.isoformat() if reg and reg.next_due_at else None,
+            "max_active_runs": reg.max_active_runs if reg else None,
+            "run_counts": dict(self.run_counts),
+            "success_rate": self.success_rate,
+            "last_runs": [r.to_dict() for r in self.recent[:last]],
+        }
+
+
+def pipeline_summaries(
+    name: str | None = None, *, settings: Settings | None = None
+) -> list[PipelineSummary]:
+    """Every pipeline a scheduler registered or a run recorded (or only ``name``), by name.
+
+    Raises :class:`~dagwell.errors.NotFoundError` when ``name`` is neither.
+
+    >>> [(p.name, p.success_rate) for p in pipeline_summaries()]
+    [('churn', 0.9)]
+    """
+    from dagwell.errors import NotFoundError
+    from dagwell.storage.metadata.registered import list_pipelines
+    from dagwell.storage.metadata.run_stats import recent_runs, run_pipelines, runs_by_state
+    from dagwell.storage.shared import metadata_store
+
+    settings = settings or Settings.from_env()
+    with metadata_store(settings.db_url).reading() as conn:
+        registered = {p.name: p for p in list_pipelines(conn, active_only=False)}
+        names = sorted(set(registered) | set(run_pipelines(conn)))
+        if name is not None:
+            if name not in names:
+                known = ", ".join(names) or "none yet"
+                raise NotFoundError(f"no pipeline named {name!r} (known: {known})")
+            names = [name]
+        counts: dict[str, dict[str, int]] = {n: {} for n in names}
+        for (pipeline, status), count in runs_by_state(conn).items():
+            if pipeline in counts:
+                counts[pipeline][status] = count
+        return [
+            PipelineSummary(n, registered.get(n), counts[n], recent_runs(conn, n, RECENT_RUNS))
+            for n in names
+        ]

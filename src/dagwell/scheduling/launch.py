@@ -19,7 +19,7 @@ from dagwell.execution.attempt import now
 from dagwell.execution.loader import load_pipeline
 from dagwell.execution.runs import execute_pipeline, get_run
 from dagwell.settings import Settings
-from dagwell.storage.metadata.queue import fail_running
+from dagwell.storage.metadata.queue import fail_running, is_recovery
 from dagwell.storage.shared import metadata_store
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ def execute_claimed(
         resumed = used = None
         if claimed.trigger == "resume" and claimed.parent_run_id:
             resumed = get_run(claimed.parent_run_id, settings=settings)
-            used = attempts_used(resumed)
+            with metadata_store(settings.db_url).reading() as conn:
+                # Lost attempts count against retries; a user's resume starts afresh.
+                used = attempts_used(resumed) if is_recovery(conn, run_id) else None
         return execute_pipeline(
             pipeline,
             bound,

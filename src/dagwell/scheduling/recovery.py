@@ -17,7 +17,7 @@ from dagwell.core.records import AttemptEnd, Run
 from dagwell.core.states import AttemptState, TaskState
 from dagwell.execution.runs import new_run_id, runner_alive
 from dagwell.storage.metadata.pools import release_run
-from dagwell.storage.metadata.queue import daemon_runs, fail_running, queue_run
+from dagwell.storage.metadata.queue import daemon_runs, fail_running, queue_run, recovery_key
 from dagwell.storage.metadata.store import MetadataStore
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def _settle_and_resume(store: MetadataStore, dead: Run, at: datetime) -> tuple[b
                 trigger="resume",
                 created_at=at,
                 scheduled_for=dead.scheduled_for,
-                key=f"resume|{dead.id}",
+                key=recovery_key(dead.id),
                 parent_run_id=dead.id,
             )
     log.warning("run %s lost its runner (%s): %s", dead.id, runner, error)

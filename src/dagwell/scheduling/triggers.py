@@ -1,4 +1,5 @@
-"""Queuing runs for the daemon: ``dw.trigger`` (one run now) and ``dw.backfill`` (past times).
+"""Queuing runs for the daemon: ``dw.trigger`` (one run now), ``dw.backfill`` (past times),
+and resumes the web UI asks for (:func:`queue_resume`).
 
 A queued run records the pipeline's source (``FILE:NAME``), its params as JSON and, for a
 backfill, its logical time; the scheduler daemon claims it and runs it. Params are checked
@@ -107,6 +108,85 @@ def trigger(
             created_at=now(),
         )
     return get_run(run_id, settings=settings)
+
+
+def queue_resume(run_id: str, *, settings: Settings | None = None) -> Run:
+    """Queue a resume of run ``run_id`` for the scheduler daemon; return the queued :class:`Run`.
+
+    The daemon executes it as ``dw.resume`` would: nodes that succeeded are reused, the
+    others run again with the run's params. A run whose runner died is resumed the way
+    crash recovery resumes it (lost attempts count against retries, and it is resumed
+    once). Raises :class:`~dagwell.errors.RunStateError` when the run succeeded, has not
+    started, still runs, or is being resumed already.
+
+    >>> queued = queue_resume("3f2a9c")
+    >>> queued.trigger, queued.parent_run_id
+    ('resume', '3f2a9c1d0e7b')
+    """
+    from dagwell.core.states import RunState
+    from dagwell.errors import RunStateError
+    from dagwell.execution.runs import runner_alive
+    from dagwell.storage.metadata.queue import pending_resume, queue_run, recovery_key
+
+    settings = settings or Settings.from_env()
+    previous = get_run(run_id, settings=settings)
+    if previous.status is RunState.SUCCEEDED:
+        raise RunStateError(
+            f"run {previous.id} succeeded, so there is nothing to resume; start a new run"
+        )
+    if previous.status is RunState.QUEUED:
+        raise RunStateError(f"run {previous.id} is queued and has not started; nothing to resume")
+    dead = previous.status is RunState.RUNNING
+    if dead and runner_alive(previous):
+        raise RunStateError(
+            f"run {previous.id} is still running (in process {previous.runner}); wait for "
+            "it to end or cancel it first"
+        )
+    store = metadata_store(settings.db_url)
+    source = _source_of(previous, settings)
+    new_id = new_run_id()
+    with store.transaction() as tx:
+        pending = pending_resume(tx, previous.id)
+        queued = pending is None and queue_run(
+            tx,
+            run_id=new_id,
+            pipeline=previous.pipeline,
+            params=dict(previous.params),
+            source=source,
+            trigger="resume",
+            created_at=now(),
+            scheduled_for=previous.scheduled_for,
+            key=recovery_key(previous.id) if dead else None,
+            parent_run_id=previous.id,
+        )
+    if not queued:
+        already = f" as run {pending}" if pending else ""
+        raise RunStateError(f"run {previous.id} is being resumed already{already}")
+    return get_run(new_id, settings=settings)
+
+
+def _source_of(found: Run, settings: Settings) -> str:
+    """``FILE:NAME`` of the pipeline ``found`` ran: recorded with it, registered by a
+    daemon, or the file its code snapshot started from."""
+    import os
+
+    from dagwell.storage.metadata.registered import get_pipeline
+
+    if found.source is not None:
+        return found.source
+    with metadata_store(settings.db_url).reading() as conn:
+        registered = get_pipeline(conn, found.pipeline)
+    if registered is not None:
+        return registered.source
+    code = found.code
+    path = code.entry_path if code is not None else None
+    if path is not None and os.path.isfile(path):
+        return f"{path}:{found.pipeline}"
+    raise DefinitionError(
+        f"cannot find the file of pipeline {found.pipeline!r} that run {found.id} started "
+        f"from ({path or 'not recorded'}); resume it with: dagwell resume {found.id} "
+        "--pipeline FILE"
+    )
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dagwell.core.roles import Action, Role
 from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.state import web_state
 
-ACTIONS = frozenset({"health", "view", "trigger", "resume", "cancel", "set_alias"})
-"""The actions routes may require; a typo in a route fails when the app is built."""
-
-PUBLIC_ACTIONS = frozenset({"health"})
-"""Actions anyone may do, signed in or not (load balancers probe the health route)."""
+HEALTH = "health"
+"""The one action anyone may do, signed in or not (load balancers probe the health route);
+every other is an :class:`~dagwell.core.roles.Action`."""
 
 ACCESS_HEADER = "X-Dagwell-Access"
 """Response header saying how the UI is protected (``open`` when it is not)."""
@@ -33,36 +32,36 @@ ACCESS_HEADER = "X-Dagwell-Access"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is acting: a user name and role (``viewer``, ``operator`` or ``admin``).
+    """Who is acting: a user name and role (None for someone not signed in).
 
-    >>> Principal("anonymous", "admin", anonymous=True)
+    >>> Principal("ada", Role.OPERATOR)
     """
 
     name: str
-    role: str
+    role: Role | None
     anonymous: bool = False
 
 
-ANONYMOUS_ADMIN = Principal("anonymous", "admin", anonymous=True)
+ANONYMOUS_ADMIN = Principal("anonymous", Role.ADMIN, anonymous=True)
 """The principal of every request when the UI runs open."""
 
-ANONYMOUS = Principal("anonymous", "none", anonymous=True)
+ANONYMOUS = Principal("anonymous", None, anonymous=True)
 """Someone not signed in, on a server with users: allowed only the public actions."""
 
 
-def require(action: str) -> Callable[[Request], Principal]:
+def require(action: Action | str) -> Callable[[Request], Principal]:
     """A FastAPI dependency that lets the request through only if it may do ``action``.
 
     >>> @router.post("/runs/{run_id}/cancel")
     ... def cancel(run_id: str, who: Annotated[Principal, Depends(require("cancel"))]): ...
     """
-    if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+    if action != HEALTH:
+        action = Action(action)  # a typo in a route fails when the app is built
 
     def dependency(request: Request) -> Principal:
         if web_state(request).open_mode:
             return ANONYMOUS_ADMIN
-        if action in PUBLIC_ACTIONS:
+        if action == HEALTH:
             return ANONYMOUS
         raise ApiError(
             401,

@@ -7,14 +7,31 @@ shapes are in :mod:`dagwell.interfaces.web.schemas`.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
 
+from dagwell.core.records import Attempt, Run
+from dagwell.errors import NotFoundError
 from dagwell.interfaces.web.access import Principal, require
-from dagwell.interfaces.web.schemas import RunDetailOut, RunPageOut
+from dagwell.interfaces.web.problems import ApiError
+from dagwell.interfaces.web.schemas import (
+    AttemptsOut,
+    CancelOut,
+    GraphOut,
+    QueuedOut,
+    RunDetailOut,
+    RunMetricsOut,
+    RunPageOut,
+)
 from dagwell.interfaces.web.state import SettingsDep
+from dagwell.settings import Settings
 
 router = APIRouter(tags=["runs"])
 
@@ -78,3 +95,198 @@ def get_run(
     from dagwell.execution.reports import run_report
 
     return run_report(run_id, settings=settings).to_dict()
+
+
+def _run(run_id: str, settings: Settings) -> Run:
+    from dagwell.execution.runs import get_run as read_run
+
+    return read_run(run_id, settings=settings)
+
+
+@router.get("/runs/{run_id}/graph", response_model=GraphOut)
+def run_graph(
+    run_id: str,
+    settings: SettingsDep,
+    who: Annotated[Principal, Depends(require("view"))],
+) -> dict[str, Any]:
+    """The run's DAG: each node with its state, and an edge from each upstream node
+    (``kind`` ``data``) and from a dynamic fan-out to each of its items (``map``)."""
+    found = _run(run_id, settings)
+    nodes = [
+        {
+            "id": t.node,
+            "task": t.task,
+            "status": t.status.value,
+            "map_parent": t.map_parent,
+            "attempts": len(t.attempts),
+            "duration": t.duration,
+            "error": t.error,
+        }
+        for t in found.tasks.values()
+    ]
+    edges = [
+        {"source": up, "target": t.node, "kind": "data"}
+        for t in found.tasks.values()
+        for up in t.upstream
+        if up in found.tasks
+    ]
+    edges += [
+        {"source": t.map_parent, "target": t.node, "kind": "map"}
+        for t in found.tasks.values()
+        if t.map_parent is not None and t.map_parent in found.tasks
+    ]
+    return {"run_id": found.id, "status": found.status.value, "nodes": nodes, "edges": edges}
+
+
+@router.get("/runs/{run_id}/attempts", response_model=AttemptsOut)
+def run_attempts(
+    run_id: str,
+    settings: SettingsDep,
+    who: Annotated[Principal, Depends(require("view"))],
+) -> dict[str, Any]:
+    """Every attempt of every node, in start order: the bars of a timeline."""
+    found = _run(run_id, settings)
+    bars = [
+        {
+            "node": t.node,
+            "number": a.number,
+            "status": a.status.value,
+            "started_at": _iso(a.started_at),
+            "ended_at": _iso(a.ended_at),
+            "duration": _seconds(a.started_at, a.ended_at),
+            "error": a.error,
+        }
+        for t in found.tasks.values()
+        for a in t.attempts
+    ]
+    bars.sort(key=lambda bar: bar["started_at"] or "~")  # not started yet: last
+    return {
+        "run_id": found.id,
+        "started_at": _iso(found.started_at),
+        "ended_at": _iso(found.ended_at),
+        "attempts": bars,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start is not None and end is not None else None
+
+
+@router.get("/runs/{run_id}/metrics", response_model=RunMetricsOut)
+def run_metrics(
+    run_id: str,
+    settings: SettingsDep,
+    who: Annotated[Principal, Depends(require("view"))],
+) -> dict[str, Any]:
+    """Every metric the run's tasks logged, as one series of points per node and name."""
+    found = _run(run_id, settings)
+    series: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for point in found.metrics():
+        series.setdefault((point.node, point.name), []).append(
+            {"step": point.step, "value": point.value, "time": _iso(point.time)}
+        )
+    return {
+        "run_id": found.id,
+        "series": [
+            {"node": node, "name": name, "points": points}
+            for (node, name), points in series.items()
+        ],
+    }
+
+
+@router.get(
+    "/runs/{run_id}/logs/{node}",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "The attempt's output"}},
+)
+def run_log(
+    run_id: str,
+    node: str,
+    settings: SettingsDep,
+    who: Annotated[Principal, Depends(require("view"))],
+    attempt: Annotated[int | None, Query(ge=1, description="default: the last")] = None,
+    offset: Annotated[int, Query(ge=0, description="bytes to skip (to follow a log)")] = 0,
+) -> PlainTextResponse:
+    """What one attempt of ``node`` printed and logged, as text (empty while nothing is).
+
+    The ``X-Log-Size`` header gives the log's whole size in bytes: pass it back as
+    ``offset`` to read only what was added since.
+    """
+    from dagwell.execution.attempt import read_log
+
+    found = _run(run_id, settings)
+    task = found.tasks.get(node)
+    if task is None:
+        raise NotFoundError(f"run {found.id} has no node {node!r}")
+    if not task.attempts:
+        raise ApiError(404, f"node {node!r} of run {found.id} has not started an attempt yet")
+    chosen = task.attempts[-1] if attempt is None else _attempt(task.attempts, attempt, node)
+    text = read_log(found.id, node, _inside(chosen, settings.logs_dir), settings) or ""
+    data = text.encode()
+    return PlainTextResponse(data[offset:], headers={"X-Log-Size": str(len(data))})
+
+
+def _attempt(attempts: Sequence[Attempt], number: int, node: str) -> Attempt:
+    for candidate in attempts:
+        if candidate.number == number:
+            return candidate
+    raise ApiError(
+        404,
+        f"node {node!r} has no attempt {number}",
+        f"its attempts are 1 to {len(attempts)}",
+    )
+
+
+def _inside(attempt: Attempt, logs_dir: Path) -> Attempt:
+    """The attempt, without its log path unless that path lies inside ``logs_dir``: a log
+    is read from the logs folder or the artifact store, never from elsewhere."""
+    path = attempt.log_path
+    if path is None:
+        return attempt
+    root = os.path.realpath(logs_dir)
+    if os.path.commonpath([root, os.path.realpath(path)]) == root:
+        return attempt
+    return replace(attempt, log_path=None)
+
+
+@router.post("/runs/{run_id}/resume", response_model=QueuedOut, status_code=202)
+def resume_run(
+    run_id: str,
+    settings: SettingsDep,
+    who: Annotated[Principal, Depends(require("resume"))],
+) -> dict[str, Any]:
+    """Queue a resume of the run for the scheduler: nodes that succeeded are reused, the
+    others run again. 409 when the run succeeded, still runs or is being resumed."""
+    from dagwell.scheduling.triggers import queue_resume
+
+    return _queued(queue_resume(run_id, settings=settings))
+
+
+def _queued(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline,
+        "status": run.status.value,
+        "trigger": run.trigger,
+        "parent_run_id": run.parent_run_id,
+    }
+
+
+@router.post("/runs/{run_id}/cancel", response_model=CancelOut, status_code=202)
+def cancel_run(
+    run_id: str,
+    settings: SettingsDep,
+    who: Annotated[Principal, Depends(require("cancel"))],
+) -> dict[str, Any]:
+    """Ask the run to stop: a queued run is cancelled at once, a running one when its
+    runner next beats (its running attempts are stopped). 409 when it has ended."""
+    try:
+        from dagwell.execution.cancel import request_cancel
+    except ImportError:  # pragma: no cover - until cancelling is built
+        raise ApiError(501, "cancelling runs is not available yet") from None
+    found = request_cancel(run_id, by=who.name, settings=settings)
+    return {"id": found.id, "status": found.status.value}

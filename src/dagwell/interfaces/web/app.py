@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from dagwell import __version__
 from dagwell.interfaces.web import (
     access,
+    api_alerts,
     api_artifacts,
     api_lineage,
     api_models,
@@ -98,7 +99,7 @@ def create_app(
     problems.install(app)
     app.add_middleware(access.AccessHeader, open_mode=open_mode)
     app.include_router(_health_router(scheduler=bool(services)), prefix=API_PREFIX)
-    for api in (api_runs, api_pipelines, api_models, api_lineage, api_artifacts):
+    for api in (api_runs, api_pipelines, api_models, api_lineage, api_alerts, api_artifacts):
         app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(metrics.router)
     for router in routers:

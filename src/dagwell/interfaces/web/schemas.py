@@ -109,6 +109,8 @@ class RunOut(BaseModel):
     trigger: str
     scheduled_for: str | None
     parent_run_id: str | None
+    cancel_requested_by: str | None = None
+    cancel_requested_at: str | None = None
     task_counts: dict[str, int] = Field(
         default_factory=dict, description="how many nodes are in each state"
     )
@@ -129,6 +131,8 @@ class RunDetailOut(BaseModel):
     trigger: str
     scheduled_for: str | None
     parent_run_id: str | None
+    cancel_requested_by: str | None = None
+    cancel_requested_at: str | None = None
     environment: dict[str, Any] | None
     tasks: list[TaskRunOut]
     metrics: list[MetricPointOut]
@@ -155,6 +159,7 @@ class GraphNodeOut(BaseModel):
 class GraphEdgeOut(BaseModel):
     source: str
     target: str
+    kind: str = Field(description="'data' from an upstream node, 'map' to a fan-out item")
 
 
 class GraphOut(BaseModel):

@@ -103,3 +103,15 @@ def _output_rows(
                 "artifact_hash": artifact_hash,
             }
         )
+
+
+def find_artifact(conn: Connection, hash: str) -> StoredValue | None:
+    """The recorded artifact ``hash`` (its serializer, type and size), or None."""
+    row = conn.execute(
+        select(artifacts.c.serializer, artifacts.c.type_name, artifacts.c.size).where(
+            artifacts.c.hash == hash
+        )
+    ).first()
+    if row is None:
+        return None
+    return StoredValue(hash=hash, serializer=row.serializer, size=row.size, type_name=row.type_name)

@@ -27,6 +27,32 @@ def claim_key(pipeline: str, scheduled_for: datetime) -> str:
     return f"{pipeline}|{scheduled_for.isoformat()}"
 
 
+def recovery_key(dead_run_id: str) -> str:
+    """The claim key of the run resuming ``dead_run_id`` after its runner died: one only.
+
+    A resume queued under this key counts the dead run's lost attempts against each node's
+    retries (see ``dagwell.scheduling.launch``); one a user asked for starts them afresh.
+    """
+    return f"resume|{dead_run_id}"
+
+
+def is_recovery(conn: Connection, run_id: str) -> bool:
+    """Whether ``run_id`` was queued to resume a run whose runner died."""
+    key = conn.execute(select(runs.c.claim_key).where(runs.c.id == run_id)).scalar()
+    return isinstance(key, str) and key.startswith(recovery_key(""))
+
+
+def pending_resume(conn: Connection, run_id: str) -> str | None:
+    """The id of a queued or running resume of ``run_id``, if there is one."""
+    query = select(runs.c.id).where(
+        runs.c.parent_run_id == run_id,
+        runs.c.trigger == "resume",
+        runs.c.status.in_([_QUEUED, _RUNNING]),
+    )
+    found: str | None = conn.execute(query.limit(1)).scalar()
+    return found
+
+
 def queue_run(
     tx: Connection,
     *,
