@@ -216,3 +216,20 @@ def test_a_model_logged_by_a_task_loads_back(stack: Stack, tmp_path: Path) -> No
         "rows": 3,
         "weights": [0, 1, 2],
     }
+
+
+def test_process_workers_get_the_s3_endpoint_from_the_settings_too(
+    settings: dw.Settings, s3_url: S3Location, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 with the process pool, the endpoint in ``Settings`` only: workers inherit no
+    ``DAGWELL_S3_ENDPOINT``, and still write outputs and models to the test server."""
+    monkeypatch.delenv("DAGWELL_S3_ENDPOINT")
+    on_s3 = replace(settings, artifacts_url=s3_url.url, s3_endpoint=s3_url.endpoint)
+    data = tmp_path / "rows.csv"
+    data.write_text("a\nb\n")
+
+    run = dw.run(p.dataset_to_model, {"path": str(data)}, executor="process", settings=on_s3)
+
+    assert run.status == "succeeded", run.tasks
+    assert run.result() == {"rows": 2}
+    assert dw.models.load("row_model", settings=on_s3) == {"rows": 2, "weights": [0, 1]}
