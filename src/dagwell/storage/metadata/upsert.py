@@ -1,5 +1,5 @@
-"""Insert-or-update of one row, and insert-if-missing of many, safe when two processes write
-the same key at once.
+"""Insert-or-update of one row, insert-if-new of one, and insert-if-missing of many, safe
+when two processes write the same key at once.
 
 An UPDATE, then an INSERT when nothing matched, races: two writers both INSERT and one fails
 on the primary key. So does a SELECT of the keys, then an INSERT of the missing ones. SQLite
@@ -44,6 +44,29 @@ def upsert(
     match = [table.c[k] == values[k] for k in keys]
     if tx.execute(update(table).where(*match).values(**changes)).rowcount == 0:
         tx.execute(insert(table).values(**row))
+
+
+def insert_new(tx: Connection, table: Table, keys: Sequence[str], row: Mapping[str, Any]) -> bool:
+    """Insert ``row`` into ``table`` unless a row with its ``keys`` exists; whether it did.
+
+    Of two writers inserting one key at once, exactly one gets True (on PostgreSQL the
+    second waits for the first to commit, then inserts nothing).
+
+    >>> insert_new(tx, users, ["name"], {"name": "ada", "role": "admin", ...})
+    True
+    """
+    dialect = tx.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        make = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        statement = make(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+        # preserve_rowcount: else psycopg reports -1 for every INSERT.
+        done = tx.execute(statement, execution_options={"preserve_rowcount": True})
+        return bool(done.rowcount)
+    match = [table.c[k] == row[k] for k in keys]
+    if tx.execute(select(table.c[keys[0]]).where(*match)).first() is not None:
+        return False
+    tx.execute(insert(table).values(**row))  # racy, as in insert_missing below
+    return True
 
 
 def insert_missing(
