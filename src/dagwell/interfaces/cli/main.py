@@ -54,6 +54,7 @@ def _register() -> None:
         pool_commands,
         run_commands,
         schedule_commands,
+        ui_commands,
     )
 
     commands = (
@@ -68,6 +69,7 @@ def _register() -> None:
         *pool_commands.COMMANDS,
         *schedule_commands.COMMANDS,
         *db_commands.COMMANDS,
+        *ui_commands.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)

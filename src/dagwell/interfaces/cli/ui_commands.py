@@ -1,0 +1,122 @@
+"""``dagwell ui``: serve the web UI and API, and with pipeline paths the scheduler too."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+import click
+
+from dagwell.interfaces.cli.context import CliContext
+from dagwell.interfaces.cli.run_commands import EXECUTORS
+from dagwell.settings import Settings
+
+if TYPE_CHECKING:
+    from dagwell.interfaces.web.scheduler_thread import SchedulerThread
+
+
+@click.command("ui")
+@click.argument("paths", nargs=-1, metavar="[PATH...]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--executor", type=EXECUTORS, default="process", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Workers per run.")
+@click.option(
+    "--max-runs",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Runs executing at once (with PATH...).",
+)
+@click.pass_obj
+def ui_command(
+    ctx: CliContext,
+    paths: tuple[str, ...],
+    host: str,
+    port: int,
+    executor: str,
+    workers: int | None,
+    max_runs: int,
+) -> None:
+    """Serve the web UI and the JSON API (/api/v1) on http://HOST:PORT.
+
+    Given pipeline files or folders (PATH...), it also runs the scheduler over them in
+    the same process, as `dagwell scheduler PATH...` would. With no users configured it
+    runs open (everyone is an admin), and only on a loopback address.
+    """
+    try:
+        import uvicorn
+
+        from dagwell.interfaces.web.app import create_app
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the web UI needs the 'ui' extra ({exc.name} is missing): pip install 'dagwell[ui]'"
+        ) from None
+    settings = ctx.settings
+    users = count_users(settings)
+    if users == 0 and not is_loopback(host):
+        raise click.ClickException(
+            f"refusing to serve on {host} with no users: anyone who can reach it could "
+            "trigger runs and read every artifact. Add one first (dagwell users add NAME "
+            "--role admin), or listen on 127.0.0.1 only"
+        )
+    access = "open: no users, so everyone here is an admin" if users == 0 else "sign-in required"
+    url = f"http://{_url_host(host)}:{port}"
+    click.echo(f"dagwell UI on {url} ({access}); records in {settings.home}")
+    services: list[SchedulerThread] = []
+    if paths:
+        click.echo(f"scheduling the pipelines in {', '.join(paths)}")
+        services.append(_scheduler(ctx, list(paths), executor, workers, max_runs))
+    app = create_app(settings, open_mode=users == 0, services=services)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _scheduler(
+    ctx: CliContext, paths: list[str], executor: str, workers: int | None, max_runs: int
+) -> SchedulerThread:
+    from dagwell.interfaces.cli.scheduler_view import local
+    from dagwell.interfaces.web.scheduler_thread import SchedulerThread
+    from dagwell.scheduling.daemon import Event, Scheduler
+
+    def print_event(event: Event) -> None:
+        click.echo(f"{local(event.at)}  {event.text}")
+
+    scheduler = Scheduler(
+        paths,
+        settings=ctx.settings,
+        executor=executor,
+        workers=workers,
+        max_runs=max_runs,
+        on_event=print_event,
+    )
+    scheduler.start()  # a missing path or a scheduler running already fails here, plainly
+    return SchedulerThread(scheduler)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``): reachable from this
+    machine only."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def count_users(settings: Settings) -> int:
+    """How many users may sign in to the UI."""
+    from sqlalchemy import func, select
+
+    from dagwell.storage.metadata.tables import users
+    from dagwell.storage.shared import metadata_store
+
+    with metadata_store(settings.db_url).reading() as conn:
+        return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+COMMANDS = [ui_command]
