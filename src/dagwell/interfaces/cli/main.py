@@ -43,6 +43,7 @@ def cli(ctx: click.Context, home: str | None, db_url: str | None, artifacts: str
 
 def _register() -> None:
     from dagwell.interfaces.cli import (
+        account_commands,
         alert_commands,
         cache_commands,
         compare_commands,
@@ -70,6 +71,7 @@ def _register() -> None:
         *schedule_commands.COMMANDS,
         *db_commands.COMMANDS,
         *ui_commands.COMMANDS,
+        *account_commands.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)
