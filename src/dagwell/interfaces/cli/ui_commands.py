@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 from typing import TYPE_CHECKING
 
 import click
@@ -68,7 +69,14 @@ def ui_command(
         click.echo(f"scheduling the pipelines in {', '.join(paths)}")
         services.append(_scheduler(ctx, list(paths), executor, workers, max_runs))
     app = create_app(settings, open_mode=users == 0, services=services)
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again: exit 0 then, as
+    # `dagwell scheduler` does (Ctrl-C still exits 130).
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _scheduler(

@@ -1,0 +1,156 @@
+"""``dagwell ui`` as a user runs it: a server process over a pipeline file, driven over HTTP.
+
+The server runs in its own session (so a test can stop it and every run it started at
+once), records into a DAGWELL_HOME in tmp_path, and is asked over HTTP with httpx. Tests
+poll with a deadline instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+FLOWS = textwrap.dedent(
+    """
+    import dagwell as dw
+
+
+    @dw.task
+    def double(n: int) -> int:
+        print("doubling", n)
+        return 2 * n
+
+
+    @dw.pipeline
+    def on_demand(n: int = 1) -> int:
+        return double(n)
+    """
+)
+
+
+DAGWELL = [sys.executable, "-m", "dagwell.interfaces.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
+    env["DAGWELL_HOME"] = str(tmp_path / "home")
+    return env
+
+
+def until(check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
+    """Call ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout} s waiting for {check}")
+        time.sleep(every)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[str], Path]]:
+    """``dagwell ui flows.py --port P`` running; a client for it; its output file."""
+    (tmp_path / "flows.py").write_text(FLOWS)
+    port = free_port()
+    output = tmp_path / "ui.out"
+    with output.open("w") as out:
+        process = subprocess.Popen(
+            [*DAGWELL, "ui", "flows.py", "--port", str(port), "--executor", "inline"],
+            cwd=tmp_path,
+            env=environment(tmp_path),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited: {output.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            return client.get("/api/v1/health").status_code == 200
+        return False
+
+    try:
+        until(healthy, timeout=30)
+        yield client, process, output
+    finally:
+        client.close()
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def test_health_answers_and_says_open(server: tuple[httpx.Client, Any, Path]) -> None:
+    client, _, output = server
+    health = client.get("/api/v1/health")
+    assert health.json() == {
+        "status": "ok",
+        "version": health.json()["version"],
+        "open": True,
+        "scheduler": True,
+    }
+    assert health.headers["x-dagwell-access"] == "open"
+    assert "open: no users" in output.read_text()
+
+
+def test_a_triggered_run_is_executed_by_the_scheduler_in_the_server(
+    server: tuple[httpx.Client, subprocess.Popen[str], Path],
+) -> None:
+    client, process, output = server
+    pipelines = until(lambda: client.get("/api/v1/pipelines").json())
+    assert [p["name"] for p in pipelines] == ["on_demand"]
+    answer = client.post("/api/v1/pipelines/on_demand/runs", json={"params": {"n": 21}})
+    assert answer.status_code == 202, answer.text
+    run_id = answer.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        run = client.get(f"/api/v1/runs/{run_id}").json()
+        return run if run["status"] in ("succeeded", "failed", "cancelled") else None
+
+    run = until(finished)
+    assert run["status"] == "succeeded", output.read_text()
+    assert run["tasks"][0]["outputs"]["return"]["inline"] == 42
+    assert client.get(f"/api/v1/runs/{run_id}/logs/double").text == "doubling 21\n"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert f"run {run_id} of on_demand succeeded" in output.read_text()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])
+def test_a_non_loopback_address_without_users_is_refused(tmp_path: Path, host: str) -> None:
+    done = subprocess.run(
+        [*DAGWELL, "ui", "--host", host, "--port", str(free_port())],
+        cwd=tmp_path,
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert f"refusing to serve on {host} with no users" in done.stderr
+    assert "dagwell users add" in done.stderr
