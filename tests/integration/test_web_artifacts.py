@@ -353,10 +353,3 @@ def test_metrics_in_the_prometheus_text_format(records: Records) -> None:
     assert "# TYPE dagwell_run_duration_seconds summary" in text
     for run in records.runs.values():
         assert run.id not in text  # no run ids in labels
-
-
-def test_metrics_label_values_are_escaped() -> None:
-    from dagwell.interfaces.web.metrics import render
-
-    text = render({('we"ird\\name\n', "failed"): 2}, {}, {})
-    assert 'dagwell_runs{pipeline="we\\"ird\\\\name\\n",state="failed"} 2' in text
