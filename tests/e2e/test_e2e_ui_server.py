@@ -69,15 +69,16 @@ def until(check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -
         time.sleep(every)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[str], Path]]:
-    """``dagwell ui flows.py --port P`` running; a client for it; its output file."""
-    (tmp_path / "flows.py").write_text(FLOWS)
+@contextlib.contextmanager
+def serving(
+    tmp_path: Path, *args: str
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[str], Path]]:
+    """``dagwell ui ARGS... --port P`` running; a client for it; its output file."""
     port = free_port()
     output = tmp_path / "ui.out"
     with output.open("w") as out:
         process = subprocess.Popen(
-            [*DAGWELL, "ui", "flows.py", "--port", str(port), "--executor", "inline"],
+            [*DAGWELL, "ui", *args, "--port", str(port)],
             cwd=tmp_path,
             env=environment(tmp_path),
             stdout=out,
@@ -103,6 +104,14 @@ def server(tmp_path: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[str]
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[str], Path]]:
+    """``dagwell ui flows.py`` with the inline executor."""
+    (tmp_path / "flows.py").write_text(FLOWS)
+    with serving(tmp_path, "flows.py", "--executor", "inline") as running:
+        yield running
 
 
 def test_health_answers_and_says_open(server: tuple[httpx.Client, Any, Path]) -> None:
@@ -154,3 +163,21 @@ def test_a_non_loopback_address_without_users_is_refused(tmp_path: Path, host: s
     assert done.returncode == 1
     assert f"refusing to serve on {host} with no users" in done.stderr
     assert "dagwell users add" in done.stderr
+
+
+def test_with_users_it_serves_any_address_and_is_not_open(tmp_path: Path) -> None:
+    added = subprocess.run(
+        [*DAGWELL, "users", "add", "ada", "--role", "admin", "--no-password"],
+        cwd=tmp_path,
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    with serving(tmp_path, "--host", "0.0.0.0") as (client, _, output):
+        health = client.get("/api/v1/health")
+        assert health.json()["open"] is False
+        assert "x-dagwell-access" not in health.headers
+        assert client.get("/api/v1/runs").status_code == 401
+        assert "sign-in required" in output.read_text()

@@ -10,7 +10,6 @@ import click
 
 from dagwell.interfaces.cli.context import CliContext
 from dagwell.interfaces.cli.run_commands import EXECUTORS
-from dagwell.settings import Settings
 
 if TYPE_CHECKING:
     from dagwell.interfaces.web.scheduler_thread import SchedulerThread
@@ -53,8 +52,10 @@ def ui_command(
         raise click.ClickException(
             f"the web UI needs the 'ui' extra ({exc.name} is missing): pip install 'dagwell[ui]'"
         ) from None
+    from dagwell.tracking.accounts import count_users
+
     settings = ctx.settings
-    users = count_users(settings)
+    users = count_users(settings=settings)
     if users == 0 and not is_loopback(host):
         raise click.ClickException(
             f"refusing to serve on {host} with no users: anyone who can reach it could "
@@ -110,17 +111,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def count_users(settings: Settings) -> int:
-    """How many users may sign in to the UI."""
-    from sqlalchemy import func, select
-
-    from dagwell.storage.metadata.tables import users
-    from dagwell.storage.shared import metadata_store
-
-    with metadata_store(settings.db_url).reading() as conn:
-        return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
 
 def _url_host(host: str) -> str:
