@@ -124,7 +124,7 @@ def css() -> str:
     True
     """
     lines = [
-        "/* One class per state sets three variables; badges and SVG shapes read them. */",
+        "/* Each state class sets three variables, which badges read. */",
     ]
     for key, swatch in [*STATES.items(), ("unknown", UNKNOWN)]:
         lines.append(
