@@ -8,6 +8,7 @@ Artifacts, previews, models, lineage and ``/metrics`` are in ``test_web_artifact
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -425,6 +426,36 @@ def test_trigger_never_loads_a_file_named_in_the_url(records: Records, tmp_path:
         answer = records.client.post(f"/api/v1/pipelines/{name}/runs", json={"params": {}})
         assert answer.status_code == 404, name
     assert not marker.exists()
+
+
+def test_trigger_imports_no_pipeline_code(records: Records, tmp_path: Path) -> None:
+    """Params are checked against the registration: the server never runs user code."""
+    marker = tmp_path / "imported"
+    flows_file = tmp_path / "side_effect_flows.py"
+    flows_file.write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "import datetime\n"
+        "import dagwell as dw\n\n"
+        "@dw.task\n"
+        "def echo(day: datetime.date) -> str:\n"
+        "    return day.isoformat()\n\n"
+        "@dw.pipeline\n"
+        "def side(day: datetime.date = datetime.date(2026, 1, 1), times: int = 1):\n"
+        "    return echo(day)\n"
+    )
+    dw.trigger(f"{flows_file}:side", settings=records.settings)  # registers it
+    marker.unlink()
+    sys.modules.pop("side_effect_flows", None)
+    answer = records.client.post(
+        "/api/v1/pipelines/side/runs", json={"params": {"day": "2026-02-03", "times": "2"}}
+    )
+    assert answer.status_code == 202, answer.text
+    assert not marker.exists()
+    queued = dw.get_run(answer.json()["id"], settings=records.settings)
+    assert queued.params == {"day": "2026-02-03", "times": 2}
+    bad = records.client.post("/api/v1/pipelines/side/runs", json={"params": {"times": "two"}})
+    assert bad.status_code == 422
+    assert "times" in bad.json()["error"]
 
 
 # -- resume, cancel ---------------------------------------------------------------------------

@@ -95,32 +95,7 @@ class Pipeline:
         With ``from_text`` (values typed on a command line), strings are converted to the
         annotated type first. Unknown, missing and mistyped params raise :class:`ParamError`.
         """
-        given = dict(given or {})
-        known = {p.name: p for p in self.params}
-        unknown = [name for name in given if name not in known]
-        if unknown:
-            name = unknown[0]
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            listed = ", ".join(known) or "none"
-            raise ParamError(
-                f"pipeline {self.name!r} has no param {name!r}.{hint} Its params are: {listed}"
-            )
-        bound: dict[str, Any] = {}
-        for param in self.params:
-            if param.name in given:
-                value = given[param.name]
-                if from_text and isinstance(value, str):
-                    value = _from_text(self.name, param, value)
-                bound[param.name] = _checked(self.name, param, value)
-            elif param.required:
-                raise ParamError(
-                    f"pipeline {self.name!r} needs a value for param {param.name!r}; "
-                    f"pass it with -p {param.name}=VALUE or params={{{param.name!r}: ...}}"
-                )
-            else:
-                bound[param.name] = param.default
-        return bound
+        return bind_params(self.name, self.params, given, from_text=from_text)
 
     def build(self, params: Mapping[str, Any] | None = None) -> Graph:
         """Trace the body with bound ``params`` and return the validated graph."""
@@ -136,6 +111,48 @@ class Pipeline:
                     f"({_where(exc)}) while its body ran to build the graph"
                 ) from exc
             return trace.finish(output)
+
+
+def bind_params(
+    pipeline: str,
+    params: Sequence[Param],
+    given: Mapping[str, Any] | None = None,
+    *,
+    from_text: bool = False,
+) -> dict[str, Any]:
+    """Check ``given`` against ``params`` of pipeline ``pipeline`` and fill in defaults:
+    what :meth:`Pipeline.bind` does, for params known without the pipeline's code (as a
+    scheduler registered them).
+
+    >>> bind_params("churn", [Param("C", float, 1.0)], {"C": "0.5"}, from_text=True)
+    {'C': 0.5}
+    """
+    given = dict(given or {})
+    known = {p.name: p for p in params}
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(known) or "none"
+        raise ParamError(
+            f"pipeline {pipeline!r} has no param {name!r}.{hint} Its params are: {listed}"
+        )
+    bound: dict[str, Any] = {}
+    for param in params:
+        if param.name in given:
+            value = given[param.name]
+            if from_text and isinstance(value, str):
+                value = _from_text(pipeline, param, value)
+            bound[param.name] = _checked(pipeline, param, value)
+        elif param.required:
+            raise ParamError(
+                f"pipeline {pipeline!r} needs a value for param {param.name!r}; "
+                f"pass it with -p {param.name}=VALUE or params={{{param.name!r}: ...}}"
+            )
+        else:
+            bound[param.name] = param.default
+    return bound
 
 
 def _where(exc: BaseException) -> str:

@@ -1,5 +1,6 @@
 """Queuing runs for the daemon: ``dw.trigger`` (one run now), ``dw.backfill`` (past times),
-and resumes the web UI asks for (:func:`queue_resume`).
+and the triggers and resumes the web UI asks for (:func:`trigger_registered`,
+:func:`queue_resume`).
 
 A queued run records the pipeline's source (``FILE:NAME``), its params as JSON and, for a
 backfill, its logical time; the scheduler daemon claims it and runs it. Params are checked
@@ -104,6 +105,68 @@ def trigger(
             pipeline=target.pipeline.name,
             params=jsonable_params(bound),
             source=target.source,
+            trigger="manual",
+            created_at=now(),
+        )
+    return get_run(run_id, settings=settings)
+
+
+PARAM_TYPES: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+    "list": list,
+    "dict": dict,
+    "tuple": tuple,
+}
+"""Param types a registration names that are checked without the pipeline's code; params
+of other types are checked when the run starts."""
+
+
+def trigger_registered(
+    name: str, params: Mapping[str, Any] | None = None, *, settings: Settings | None = None
+) -> Run:
+    """Queue one run of the pipeline a scheduler registered as ``name``; return it.
+
+    Unlike :func:`trigger`, this imports no user code: params are checked against what the
+    scheduler recorded of them (names, defaults, and the types of :data:`PARAM_TYPES`;
+    text is converted as ``dagwell trigger -p`` converts it). The web server uses it, so
+    a pipeline file is never run inside it and an edited file is seen once rescanned.
+
+    >>> queued = trigger_registered("churn", {"C": "0.5"})
+    """
+    from typing import Any as AnyType
+
+    from dagwell.core.pipeline import Param, bind_params
+    from dagwell.storage.metadata.queue import queue_run
+    from dagwell.storage.metadata.registered import get_pipeline
+
+    settings = settings or Settings.from_env()
+    store = metadata_store(settings.db_url)
+    with store.reading() as conn:
+        found = get_pipeline(conn, name)
+    if found is None:
+        raise NotFoundError(
+            f"no pipeline named {name!r} is registered; start `dagwell ui PATH` or "
+            "`dagwell scheduler PATH` with the file that defines it"
+        )
+    declared = []
+    for described in found.params:
+        kind = PARAM_TYPES.get(described.get("type") or "", AnyType)
+        if described.get("required", described.get("default") is None):
+            declared.append(Param(described["name"], kind))
+        else:
+            declared.append(Param(described["name"], kind, described.get("default")))
+    bound = bind_params(found.name, declared, params, from_text=True)
+    run_id = new_run_id()
+    with store.transaction() as tx:
+        queue_run(
+            tx,
+            run_id=run_id,
+            pipeline=found.name,
+            params=jsonable_params(bound),
+            source=found.source,
             trigger="manual",
             created_at=now(),
         )

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from dagwell.errors import NotFoundError
 from dagwell.interfaces.web.access import Principal, require
 from dagwell.interfaces.web.schemas import PipelineDetailOut, PipelineOut, QueuedOut, TriggerIn
 from dagwell.interfaces.web.state import SettingsDep
@@ -65,20 +64,11 @@ def trigger_run(
 ) -> dict[str, Any]:
     """Queue a run of the registered pipeline ``name`` with ``params``; the scheduler
     starts it. 422 when a param is unknown, missing or of the wrong type."""
-    from dagwell.scheduling.triggers import trigger
-    from dagwell.storage.metadata.registered import get_pipeline as registration
-    from dagwell.storage.shared import metadata_store
+    from dagwell.scheduling.triggers import trigger_registered
 
-    with metadata_store(settings.db_url).reading() as conn:
-        found = registration(conn, name)
-    if found is None:
-        raise NotFoundError(
-            f"no pipeline named {name!r} is registered; start `dagwell ui PATH` or "
-            "`dagwell scheduler PATH` with the file that defines it"
-        )
-    # By its registered FILE:NAME, never by a name a request makes up: a path in ``name``
-    # must not load a file.
-    queued = trigger(found.source, body.params, settings=settings, params_from_text=True)
+    # By its registration only: no user code runs in the server, and a path in ``name``
+    # never loads a file.
+    queued = trigger_registered(name, body.params, settings=settings)
     response.headers["Location"] = f"/api/v1/runs/{queued.id}"
     return {
         "id": queued.id,
