@@ -3,11 +3,14 @@
 :func:`create_app` builds it from settings passed in; ``dagwell ui`` serves it with
 uvicorn. Pages and static files plug in through its arguments::
 
-    app = create_app(settings, open_mode=True, routers=[pages.router], static_dir=STATIC)
+    app = create_app(
+        settings, open_mode=True, routers=[pages.router], static_dir=STATIC, error_page=page
+    )
 
 Routers are included after the API, so a pages router may own ``/`` and anything outside
-``/api``; ``static_dir`` is served at ``/static``. Every route declares what it needs with
-``Depends(require(action))`` from :mod:`dagwell.interfaces.web.access`.
+``/api``; ``static_dir`` is served at ``/static``; ``error_page(request, status, error,
+hint)`` renders errors raised outside ``/api`` (the API's are JSON). Every route declares
+what it needs with ``Depends(require(action))`` from :mod:`dagwell.interfaces.web.access`.
 """
 
 from __future__ import annotations
@@ -55,12 +58,14 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     static_dir: str | Path | None = None,
     services: Sequence[Service] = (),
+    error_page: problems.ErrorPage | None = None,
 ) -> FastAPI:
     """The web app over the records ``settings`` point at.
 
     ``open_mode`` lets everyone in as an anonymous admin (loopback, no users); ``routers``
     (the pages) are included after the API; ``static_dir`` is mounted at ``/static``;
-    ``services`` start and stop with the app.
+    ``services`` start and stop with the app; ``error_page`` renders errors outside
+    ``/api`` (a page's 404), which are JSON otherwise.
 
     >>> app = create_app(Settings.from_env(), open_mode=True)
     >>> TestClient(app).get("/api/v1/health").json()["status"]
@@ -96,7 +101,7 @@ def create_app(
     )
     app.state.dagwell = WebState(settings, open_mode=open_mode)
     app.state.services = list(services)
-    problems.install(app)
+    problems.install(app, error_page=error_page)
     app.add_middleware(access.AccessHeader, open_mode=open_mode)
     app.include_router(_health_router(scheduler=bool(services)), prefix=API_PREFIX)
     for api in (api_runs, api_pipelines, api_models, api_lineage, api_alerts, api_artifacts):

@@ -2,11 +2,13 @@
 
 Library errors map by class (not found 404, a state that forbids the action 409, a bad
 definition or param 422, storage down 503); routes raise :class:`ApiError` for anything
-else. Outside ``/api`` (the pages), HTTP errors keep Starlette's default rendering.
+else. Outside ``/api`` (the pages), errors are rendered by the ``error_page`` the app was
+built with, if any (else library errors as JSON, HTTP errors as Starlette renders them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -51,29 +53,47 @@ def problem(status: int, error: str, hint: str | None = None, **headers: str) ->
     return JSONResponse({"error": error, "hint": hint}, status_code=status, headers=headers)
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that render errors as JSON on ``app``."""
+ErrorPage = Callable[[Request, int, str, "str | None"], Response]
+"""Renders an error on a page (not under ``/api``): request, status, message, hint."""
+
+
+def install(app: FastAPI, *, error_page: ErrorPage | None = None) -> None:
+    """Register the handlers that render errors on ``app``: JSON under ``/api`` and for
+    ``/metrics``; elsewhere (the pages) with ``error_page`` when given."""
+    app.state.error_page = error_page
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(DagwellError, _dagwell_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
 
 
+def _render(request: Request, status: int, error: str, hint: str | None) -> Response:
+    page: ErrorPage | None = request.app.state.error_page
+    if page is not None and not _is_api(request):
+        return page(request, status, error, hint)
+    return problem(status, error, hint)
+
+
+def _is_api(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path == "/metrics"
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return problem(exc.status, exc.error, exc.hint)
+    return _render(request, exc.status, exc.error, exc.hint)
 
 
 async def _dagwell_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DagwellError)
     status, hint = next((s, h) for kind, s, h in STATUS_BY_ERROR if isinstance(exc, kind))
-    return problem(status, str(exc), hint)
+    return _render(request, status, str(exc), hint)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     parts = [_describe(error) for error in exc.errors()]
-    return problem(422, "; ".join(parts) or "invalid request", "see /api/v1/openapi.json")
+    return _render(request, 422, "; ".join(parts) or "invalid request", "see /api/v1/openapi.json")
 
 
 def _describe(error: Any) -> str:
@@ -83,7 +103,9 @@ def _describe(error: Any) -> str:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if not request.url.path.startswith("/api/"):
-        return await http_exception_handler(request, exc)
+    if not _is_api(request):
+        if request.app.state.error_page is None:
+            return await http_exception_handler(request, exc)
+        return _render(request, exc.status_code, str(exc.detail), None)
     hint = "see /api/v1/openapi.json for the routes" if exc.status_code in (404, 405) else None
     return problem(exc.status_code, str(exc.detail), hint, **(exc.headers or {}))
