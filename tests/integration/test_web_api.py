@@ -518,3 +518,21 @@ def test_alerts_listing(records: Records) -> None:
     assert answer.status_code == 200
     assert answer.json() == []
     assert records.client.get("/api/v1/alerts?kind=boom").status_code == 422
+
+
+def test_actions_are_audited(records: Records) -> None:
+    from dagwell.tracking.audit import list_audit
+
+    client, settings = records.client, records.settings
+    done = client.post("/api/v1/pipelines/adhoc/runs", json={"params": {"n": 3}}).json()
+    client.post("/api/v1/pipelines/adhoc/runs", json={"params": {"n": "three"}})
+    client.post(f"/api/v1/runs/{records.runs['basic'].id}/resume")
+    triggers = list_audit(action="trigger", limit=2, settings=settings)
+    assert [(e.actor, e.target, e.outcome, e.source) for e in triggers] == [
+        ("anonymous", "adhoc", "failed", "api"),
+        ("anonymous", "adhoc", "ok", "api"),
+    ]
+    assert "three" in triggers[0].detail["error"]
+    assert triggers[1].detail["run_id"] == done["id"]
+    (resume,) = list_audit(action="resume", limit=1, settings=settings)
+    assert resume.target == records.runs["basic"].id and resume.outcome == "failed"

@@ -353,3 +353,15 @@ def test_metrics_in_the_prometheus_text_format(records: Records) -> None:
     assert "# TYPE dagwell_run_duration_seconds summary" in text
     for run in records.runs.values():
         assert run.id not in text  # no run ids in labels
+
+
+def test_alias_changes_are_audited(records: Records) -> None:
+    from dagwell.tracking.audit import list_audit
+
+    records.client.put("/api/v1/models/row_model/aliases/canary", json={"version": 1})
+    (entry,) = list_audit(action="set_alias", limit=1, settings=records.settings)
+    assert (entry.target, entry.outcome, dict(entry.detail)) == (
+        "row_model:canary",
+        "ok",
+        {"version": 1},
+    )

@@ -88,7 +88,7 @@ class AccessHeader:
         async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                message["headers"] = [*headers, (b"x-dagwell-access", b"open")]
+                message["headers"] = [*headers, (ACCESS_HEADER.lower().encode(), b"open")]
             await send(message)
 
         await self.app(scope, receive, send_with_header)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from dagwell.interfaces.web.access import Principal, require
+from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.schemas import AliasIn, ModelDetailOut, ModelOut, ModelVersionOut
 from dagwell.interfaces.web.state import SettingsDep
 
@@ -50,4 +51,7 @@ def set_alias(
     version. 404 for an unknown model or version, 422 for a name an alias cannot have."""
     from dagwell.tracking.registry import models
 
-    return models.set_alias(name, body.version, alias, settings=settings).to_dict()
+    with audited(who, "set_alias", f"{name}:{alias}", settings) as detail:
+        moved = models.set_alias(name, body.version, alias, settings=settings)
+        detail["version"] = moved.version
+    return moved.to_dict()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from dagwell.interfaces.web.access import Principal, require
+from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.schemas import PipelineDetailOut, PipelineOut, QueuedOut, TriggerIn
 from dagwell.interfaces.web.state import SettingsDep
 
@@ -68,7 +69,9 @@ def trigger_run(
 
     # By its registration only: no user code runs in the server, and a path in ``name``
     # never loads a file.
-    queued = trigger_registered(name, body.params, settings=settings)
+    with audited(who, "trigger", name, settings) as detail:
+        queued = trigger_registered(name, body.params, settings=settings)
+        detail.update(run_id=queued.id, params=dict(queued.params))
     response.headers["Location"] = f"/api/v1/runs/{queued.id}"
     return {
         "id": queued.id,

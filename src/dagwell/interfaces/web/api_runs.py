@@ -22,6 +22,7 @@ from fastapi.responses import PlainTextResponse
 from dagwell.core.records import Attempt, Run
 from dagwell.errors import NotFoundError
 from dagwell.interfaces.web.access import Principal, require
+from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.responses import JsonResponse
 from dagwell.interfaces.web.schemas import (
@@ -272,7 +273,10 @@ def resume_run(
     others run again. 409 when the run succeeded, still runs or is being resumed."""
     from dagwell.scheduling.triggers import queue_resume
 
-    return _queued(queue_resume(run_id, settings=settings))
+    with audited(who, "resume", run_id, settings) as detail:
+        queued = queue_resume(run_id, settings=settings)
+        detail["run_id"] = queued.id
+    return _queued(queued)
 
 
 def _queued(run: Run) -> dict[str, Any]:
@@ -297,5 +301,7 @@ def cancel_run(
         from dagwell.execution.cancel import request_cancel
     except ImportError:  # pragma: no cover - until cancelling is built
         raise ApiError(501, "cancelling runs is not available yet") from None
-    found = request_cancel(run_id, by=who.name, settings=settings)
+    with audited(who, "cancel", run_id, settings) as detail:
+        found = request_cancel(run_id, by=who.name, settings=settings)
+        detail["status"] = found.status.value
     return {"id": found.id, "status": found.status.value}
