@@ -201,6 +201,9 @@ Loader = Callable[[StoredValue], Any]
 class Run:
     """One execution of a pipeline, as recorded.
 
+    ``cancel_requested_by`` and ``cancel_requested_at`` say who asked to cancel the run
+    with ``dw.cancel`` (or ``dagwell cancel``, the web UI) and when; None if nobody did.
+
     >>> run = dw.run(churn, params={"C": 0.5})
     >>> run.status == "succeeded", run.tasks["fit-1"].attempts[-1].log_path
     >>> run.output("split", "train")
@@ -225,6 +228,8 @@ class Run:
     heartbeat_at: datetime | None = None
     scheduled_for: datetime | None = None
     source: str | None = None
+    cancel_requested_at: datetime | None = None
+    cancel_requested_by: str | None = None
 
     @cached_property
     def code(self) -> CodeSnapshot | None:
@@ -280,6 +285,8 @@ class Run:
             "trigger": self.trigger,
             "scheduled_for": _iso(self.scheduled_for),
             "parent_run_id": self.parent_run_id,
+            "cancel_requested_by": self.cancel_requested_by,
+            "cancel_requested_at": _iso(self.cancel_requested_at),
         }
         if with_tasks:
             env = self.environment

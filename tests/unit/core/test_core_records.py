@@ -250,6 +250,8 @@ def test_run_to_dict_shape():
         "trigger",
         "scheduled_for",
         "parent_run_id",
+        "cancel_requested_by",
+        "cancel_requested_at",
         "environment",
         "tasks",
         "metrics",

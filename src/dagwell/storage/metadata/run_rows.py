@@ -47,6 +47,8 @@ SELECT_RUNS = select(
     runs.c.heartbeat_at,
     runs.c.scheduled_for,
     runs.c.source,
+    runs.c.cancel_requested_at,
+    runs.c.cancel_requested_by,
 )
 """The columns of ``runs`` that :func:`run_record` reads; add the filter and order."""
 
@@ -157,6 +159,8 @@ def run_record(row: AnyRow, tasks: Mapping[str, TaskRun], points: Sequence[Metri
         heartbeat_at=row.heartbeat_at,
         scheduled_for=row.scheduled_for,
         source=row.source,
+        cancel_requested_at=row.cancel_requested_at,
+        cancel_requested_by=row.cancel_requested_by,
     )
 
 

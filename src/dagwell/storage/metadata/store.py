@@ -85,6 +85,11 @@ _HEARTBEAT = (
     .where(runs.c.id == bindparam("b_run_id", type_=String()))
     .values(heartbeat_at=bindparam("b_at", type_=UTCDateTime()))
 )
+# The beat reads back who asked to cancel the run (cancel_requests.py), in the same statement.
+_HEARTBEAT_RETURNING = _HEARTBEAT.returning(runs.c.cancel_requested_by)
+_CANCEL_REQUESTED_BY = select(runs.c.cancel_requested_by).where(
+    runs.c.id == bindparam("b_run_id", type_=String())
+)
 
 
 class MetadataStore:
@@ -428,14 +433,27 @@ class MetadataStore:
         if done.rowcount == 0:
             raise NotFoundError(f"no run with id {run_id!r}")
 
-    def heartbeat(self, tx: Connection, run_id: str, at: datetime) -> None:
-        """Record that the runner of ``run_id`` was alive at ``at``.
+    def heartbeat(self, tx: Connection, run_id: str, at: datetime) -> str | None:
+        """Record that the runner of ``run_id`` was alive at ``at``; return who asked to
+        cancel the run (see ``cancel_requests.py``), or None while nobody has.
+
+        One statement where the database can return from an UPDATE (SQLite, PostgreSQL).
 
         >>> store.heartbeat(tx, rid, now)
+        'alice'
         """
-        done = tx.execute(_HEARTBEAT, {"b_run_id": run_id, "b_at": at})
+        values = {"b_run_id": run_id, "b_at": at}
+        if tx.dialect.update_returning:
+            row = tx.execute(_HEARTBEAT_RETURNING, values).first()
+            if row is None:
+                raise NotFoundError(f"no run with id {run_id!r}")
+            by: str | None = row.cancel_requested_by
+            return by
+        done = tx.execute(_HEARTBEAT, values)
         if done.rowcount == 0:
             raise NotFoundError(f"no run with id {run_id!r}")
+        found: str | None = tx.execute(_CANCEL_REQUESTED_BY, {"b_run_id": run_id}).scalar()
+        return found
 
     def _insert_artifacts(self, tx: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert artifact rows not recorded yet (the model registry's versions use it)."""
