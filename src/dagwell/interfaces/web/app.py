@@ -1,4 +1,5 @@
-"""The FastAPI app: the JSON API under ``/api/v1``, ``/metrics``, and room for the pages.
+"""The FastAPI app: the JSON API under ``/api/v1``, ``/metrics``, sign-in, and room for the
+pages.
 
 :func:`create_app` builds it from settings passed in; ``dagwell ui`` serves it with
 uvicorn. Pages and static files plug in through its arguments::
@@ -31,15 +32,27 @@ from dagwell.interfaces.web import (
     api_models,
     api_pipelines,
     api_runs,
+    auth_routes,
     metrics,
     problems,
 )
 from dagwell.interfaces.web.responses import JsonResponse
 from dagwell.interfaces.web.schemas import ErrorOut, HealthOut
+from dagwell.interfaces.web.sessions import SessionCookies
 from dagwell.interfaces.web.state import WebState, web_state
 from dagwell.settings import Settings
 
 API_PREFIX = "/api/v1"
+
+API_MODULES = (
+    api_runs,
+    api_pipelines,
+    api_models,
+    api_lineage,
+    api_alerts,
+    api_artifacts,
+)
+"""The modules whose ``router`` is served under :data:`API_PREFIX`."""
 
 
 class Service(Protocol):
@@ -59,13 +72,17 @@ def create_app(
     static_dir: str | Path | None = None,
     services: Sequence[Service] = (),
     error_page: problems.ErrorPage | None = None,
+    secure_cookies: bool = False,
 ) -> FastAPI:
     """The web app over the records ``settings`` point at.
 
     ``open_mode`` lets everyone in as an anonymous admin (loopback, no users); ``routers``
     (the pages) are included after the API; ``static_dir`` is mounted at ``/static``;
     ``services`` start and stop with the app; ``error_page`` renders errors outside
-    ``/api`` (a page's 404), which are JSON otherwise.
+    ``/api`` (a page's 404), which are JSON otherwise. Without ``open_mode``, people sign
+    in at ``/login`` (a session cookie, ``Secure`` on https, or always with
+    ``secure_cookies``) and scripts send API tokens: see
+    :mod:`dagwell.interfaces.web.access`.
 
     >>> app = create_app(Settings.from_env(), open_mode=True)
     >>> TestClient(app).get("/api/v1/health").json()["status"]
@@ -95,18 +112,28 @@ def create_app(
         lifespan=lifespan,
         responses={
             401: {"model": ErrorOut, "description": "Sign-in required"},
+            403: {"model": ErrorOut, "description": "Not allowed for this role"},
             404: {"model": ErrorOut, "description": "Not found"},
             422: {"model": ErrorOut, "description": "Invalid input"},
         },
     )
     app.state.dagwell = WebState(settings, open_mode=open_mode)
     app.state.services = list(services)
+    app.state.sessions = SessionCookies(settings, secure=secure_cookies)
+    app.state.login_throttle = auth_routes.LoginThrottle()
     problems.install(app, error_page=error_page)
-    app.add_middleware(access.AccessHeader, open_mode=open_mode)
+    app.add_exception_handler(access.SignInRequired, access.sign_in_required)
+    app.add_middleware(
+        access.AccessMiddleware,
+        settings=settings,
+        open_mode=open_mode,
+        cookies=app.state.sessions,
+    )
     app.include_router(_health_router(scheduler=bool(services)), prefix=API_PREFIX)
-    for api in (api_runs, api_pipelines, api_models, api_lineage, api_alerts, api_artifacts):
+    for api in API_MODULES:
         app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(metrics.router)
+    app.include_router(auth_routes.router)
     for router in routers:
         app.include_router(router)
     if static_dir is not None:

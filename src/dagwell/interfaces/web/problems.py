@@ -67,33 +67,36 @@ def install(app: FastAPI, *, error_page: ErrorPage | None = None) -> None:
     app.add_exception_handler(HTTPException, _http_error)
 
 
-def _render(request: Request, status: int, error: str, hint: str | None) -> Response:
+def render(request: Request, status: int, error: str, hint: str | None) -> Response:
+    """The error answer for ``request``: the app's error page outside ``/api``, if it has
+    one; JSON otherwise."""
     page: ErrorPage | None = request.app.state.error_page
-    if page is not None and not _is_api(request):
+    if page is not None and not is_api_path(request.url.path):
         return page(request, status, error, hint)
     return problem(status, error, hint)
 
 
-def _is_api(request: Request) -> bool:
-    path = request.url.path
+def is_api_path(path: str) -> bool:
+    """True for the paths answered in JSON (and plain text), never as a page: ``/api/...``
+    and ``/metrics``."""
     return path.startswith("/api/") or path == "/metrics"
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _render(request, exc.status, exc.error, exc.hint)
+    return render(request, exc.status, exc.error, exc.hint)
 
 
 async def _dagwell_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DagwellError)
     status, hint = next((s, h) for kind, s, h in STATUS_BY_ERROR if isinstance(exc, kind))
-    return _render(request, status, str(exc), hint)
+    return render(request, status, str(exc), hint)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     parts = [_describe(error) for error in exc.errors()]
-    return _render(request, 422, "; ".join(parts) or "invalid request", "see /api/v1/openapi.json")
+    return render(request, 422, "; ".join(parts) or "invalid request", "see /api/v1/openapi.json")
 
 
 def _describe(error: Any) -> str:
@@ -103,9 +106,9 @@ def _describe(error: Any) -> str:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if not _is_api(request):
+    if not is_api_path(request.url.path):
         if request.app.state.error_page is None:
             return await http_exception_handler(request, exc)
-        return _render(request, exc.status_code, str(exc.detail), None)
+        return render(request, exc.status_code, str(exc.detail), None)
     hint = "see /api/v1/openapi.json for the routes" if exc.status_code in (404, 405) else None
     return problem(exc.status_code, str(exc.detail), hint, **(exc.headers or {}))
