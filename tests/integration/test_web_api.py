@@ -58,7 +58,7 @@ def test_every_response_of_an_open_ui_says_so(records: Records) -> None:
     assert records.client.get("/api/v1/runs/nosuchrun").headers["X-Dagwell-Access"] == "open"
 
 
-def test_without_open_mode_only_health_answers_until_sign_in_exists(records: Records) -> None:
+def test_without_open_mode_only_health_answers_anyone_not_signed_in(records: Records) -> None:
     closed = TestClient(create_app(records.settings, open_mode=False))
     assert closed.get("/api/v1/health").json()["open"] is False
     for path in (

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from dagwell import __version__
 from dagwell.interfaces.web import (
     access,
+    api_accounts,
     api_alerts,
     api_artifacts,
     api_lineage,
@@ -51,6 +52,7 @@ API_MODULES = (
     api_lineage,
     api_alerts,
     api_artifacts,
+    api_accounts,
 )
 """The modules whose ``router`` is served under :data:`API_PREFIX`."""
 
