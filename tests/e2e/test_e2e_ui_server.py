@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -181,3 +182,50 @@ def test_with_users_it_serves_any_address_and_is_not_open(tmp_path: Path) -> Non
         assert "x-dagwell-access" not in health.headers
         assert client.get("/api/v1/runs").status_code == 401
         assert "sign-in required" in output.read_text()
+
+
+def test_with_a_user_on_any_address_people_sign_in_and_scripts_use_tokens(
+    tmp_path: Path,
+) -> None:
+    def dagwell(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*DAGWELL, *args],
+            cwd=tmp_path,
+            env=environment(tmp_path),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    dagwell("users", "add", "ada", "--role", "admin", "--password-stdin", stdin="ada's secret\n")
+    dagwell("users", "add", "vic", "--role", "viewer", "--no-password")
+    token = dagwell("tokens", "create", "vic").stdout.strip()
+    with serving(tmp_path, "--host", "0.0.0.0") as (client, _, output):
+        assert "sign-in required" in output.read_text()
+        assert client.get("/api/v1/me").status_code == 401
+
+        form = client.get("/login")
+        assert form.status_code == 200
+        found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert found is not None
+        fields = {"name": "ada", "csrf_token": found[1], "next": "/runs"}
+        wrong = client.post("/login", data={**fields, "password": "not it at all"})
+        assert wrong.status_code == 401 and "Wrong name or password." in wrong.text
+        signed = client.post("/login", data={**fields, "password": "ada's secret"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/runs"
+        assert "dagwell_session" in client.cookies
+        assert client.get("/api/v1/me").json()["name"] == "ada"
+        # A change made with the cookie alone, as another site could make it, is refused.
+        assert client.post("/api/v1/runs/nosuchrun/cancel").status_code == 403
+
+        client.cookies.clear()
+        script = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/v1/me", headers=script).json()["role"] == "viewer"
+        refused = client.post("/api/v1/runs/nosuchrun/cancel", headers=script)
+        assert refused.status_code == 403 and "may not cancel" in refused.json()["error"]
+
+    log = dagwell("audit", "--json").stdout
+    assert '"login"' in log and '"denied"' in log
