@@ -9,22 +9,18 @@ are sent as built, not validated again against their schema (a 1,000-node run is
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
-from dagwell.core.records import Attempt, Run
-from dagwell.errors import NotFoundError
+from dagwell.core.records import Run
 from dagwell.interfaces.web.access import Principal, require
 from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.responses import JsonResponse
+from dagwell.interfaces.web.run_views import attempt_log, run_edges
 from dagwell.interfaces.web.schemas import (
     AttemptsOut,
     CancelOut,
@@ -129,15 +125,8 @@ def run_graph(
         for t in found.tasks.values()
     ]
     edges = [
-        {"source": up, "target": t.node, "kind": "data"}
-        for t in found.tasks.values()
-        for up in t.upstream
-        if up in found.tasks
-    ]
-    edges += [
-        {"source": t.map_parent, "target": t.node, "kind": "map"}
-        for t in found.tasks.values()
-        if t.map_parent is not None and t.map_parent in found.tasks
+        {"source": source, "target": target, "kind": kind}
+        for source, target, kind in run_edges(found)
     ]
     return JsonResponse(
         {"run_id": found.id, "status": found.status.value, "nodes": nodes, "edges": edges}
@@ -226,41 +215,8 @@ def run_log(
     The ``X-Log-Size`` header gives the log's whole size in bytes: pass it back as
     ``offset`` to read only what was added since.
     """
-    from dagwell.execution.attempt import read_log
-
-    found = _run(run_id, settings)
-    task = found.tasks.get(node)
-    if task is None:
-        raise NotFoundError(f"run {found.id} has no node {node!r}")
-    if not task.attempts:
-        raise ApiError(404, f"node {node!r} of run {found.id} has not started an attempt yet")
-    chosen = task.attempts[-1] if attempt is None else _attempt(task.attempts, attempt, node)
-    text = read_log(found.id, node, _inside(chosen, settings.logs_dir), settings) or ""
-    data = text.encode()
+    data = attempt_log(_run(run_id, settings), node, attempt, settings).text.encode()
     return PlainTextResponse(data[offset:], headers={"X-Log-Size": str(len(data))})
-
-
-def _attempt(attempts: Sequence[Attempt], number: int, node: str) -> Attempt:
-    for candidate in attempts:
-        if candidate.number == number:
-            return candidate
-    raise ApiError(
-        404,
-        f"node {node!r} has no attempt {number}",
-        f"its attempts are 1 to {len(attempts)}",
-    )
-
-
-def _inside(attempt: Attempt, logs_dir: Path) -> Attempt:
-    """The attempt, without its log path unless that path lies inside ``logs_dir``: a log
-    is read from the logs folder or the artifact store, never from elsewhere."""
-    path = attempt.log_path
-    if path is None:
-        return attempt
-    root = os.path.realpath(logs_dir)
-    if os.path.commonpath([root, os.path.realpath(path)]) == root:
-        return attempt
-    return replace(attempt, log_path=None)
 
 
 @router.post("/runs/{run_id}/resume", response_model=QueuedOut, status_code=202)
