@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     show_default=True,
     help="Runs executing at once (with PATH...).",
 )
+@click.option(
+    "--secure-cookies",
+    is_flag=True,
+    help="Mark the sign-in cookie Secure on every request (behind a proxy that serves "
+    "https; on https requests it is always Secure).",
+)
 @click.pass_obj
 def ui_command(
     ctx: CliContext,
@@ -37,12 +43,14 @@ def ui_command(
     executor: str,
     workers: int | None,
     max_runs: int,
+    secure_cookies: bool,
 ) -> None:
     """Serve the web UI and the JSON API (/api/v1) on http://HOST:PORT.
 
     Given pipeline files or folders (PATH...), it also runs the scheduler over them in
     the same process, as `dagwell scheduler PATH...` would. With no users configured it
-    runs open (everyone is an admin), and only on a loopback address.
+    runs open (everyone is an admin), and only on a loopback address; with users,
+    people sign in at /login and scripts send API tokens (dagwell tokens create).
     """
     try:
         import uvicorn
@@ -62,14 +70,20 @@ def ui_command(
             "trigger runs and read every artifact. Add one first (dagwell users add NAME "
             "--role admin), or listen on 127.0.0.1 only"
         )
-    access = "open: no users, so everyone here is an admin" if users == 0 else "sign-in required"
     url = f"http://{_url_host(host)}:{port}"
+    access = (
+        "open: no users, so everyone here is an admin"
+        if users == 0
+        else f"sign-in required: {url}/login"
+    )
     click.echo(f"dagwell UI on {url} ({access}); records in {settings.home}")
     services: list[SchedulerThread] = []
     if paths:
         click.echo(f"scheduling the pipelines in {', '.join(paths)}")
         services.append(_scheduler(ctx, list(paths), executor, workers, max_runs))
-    app = create_app(settings, open_mode=users == 0, services=services)
+    app = create_app(
+        settings, open_mode=users == 0, services=services, secure_cookies=secure_cookies
+    )
     # uvicorn shuts down gracefully on SIGTERM, then raises it again: exit 0 then, as
     # `dagwell scheduler` does (Ctrl-C still exits 130).
     signal.signal(signal.SIGTERM, _stopped)
