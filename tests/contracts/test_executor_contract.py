@@ -114,6 +114,21 @@ class ExecutorContract:
         assert future.done()
         assert future.result() == "finished"
 
+    def test_shutdown_cancelling_does_not_wait_for_a_running_call(self, executor: Executor) -> None:
+        """What Ctrl-C and dw.cancel rely on: the call's future is settled at once."""
+        if executor.name == "inline":
+            pytest.skip("an inline call has ended before submit() returns")
+        future = executor.submit(functools.partial(sleep_and_return, 10, "late"))
+        time.sleep(0.5)  # most likely running by now; queued is fine too
+        # In a thread: an executor that waits for its cancelled futures would hang the test.
+        stopping = threading.Thread(
+            target=functools.partial(executor.shutdown, cancel_pending=True)
+        )
+        stopping.start()
+        stopping.join(timeout=8)
+        assert not stopping.is_alive(), "shutdown(cancel_pending=True) waited for the call"
+        assert future.done()
+
     def test_shutdown_is_idempotent(self, executor: Executor) -> None:
         assert executor.submit(functools.partial(add, 1, 1)).result(timeout=30) == 2
         executor.shutdown()

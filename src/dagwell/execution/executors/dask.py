@@ -263,7 +263,10 @@ class DaskExecutor:
             jobs = list(self._jobs.values())
         if cancel_pending:
             for job in jobs:
-                job.future.cancel()
+                if job.future.cancel():
+                    # cf.wait counts a cancelled future as done only once it is notified.
+                    with suppress(RuntimeError):  # notified already
+                        job.future.set_running_or_notify_cancel()
         cf.wait([job.future for job in jobs])
         with self._lock:
             if self._closed:
