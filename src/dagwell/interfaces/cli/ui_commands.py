@@ -55,6 +55,7 @@ def ui_command(
     try:
         import uvicorn
 
+        from dagwell.interfaces.web import pages
         from dagwell.interfaces.web.app import create_app
     except ImportError as exc:
         raise click.ClickException(
@@ -82,7 +83,13 @@ def ui_command(
         click.echo(f"scheduling the pipelines in {', '.join(paths)}")
         services.append(_scheduler(ctx, list(paths), executor, workers, max_runs))
     app = create_app(
-        settings, open_mode=users == 0, services=services, secure_cookies=secure_cookies
+        settings,
+        open_mode=users == 0,
+        services=services,
+        secure_cookies=secure_cookies,
+        routers=[pages.router],
+        static_dir=pages.STATIC_DIR,
+        error_page=pages.error_page,
     )
     # uvicorn shuts down gracefully on SIGTERM, then raises it again: exit 0 then, as
     # `dagwell scheduler` does (Ctrl-C still exits 130).
