@@ -206,6 +206,9 @@ def test_with_a_user_on_any_address_people_sign_in_and_scripts_use_tokens(
     with serving(tmp_path, "--host", "0.0.0.0") as (client, _, output):
         assert "sign-in required" in output.read_text()
         assert client.get("/api/v1/me").status_code == 401
+        page = client.get("/runs?status=failed")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login?next=/runs%3Fstatus%3Dfailed"
 
         form = client.get("/login")
         assert form.status_code == 200
@@ -220,8 +223,15 @@ def test_with_a_user_on_any_address_people_sign_in_and_scripts_use_tokens(
         assert client.get("/api/v1/me").json()["name"] == "ada"
         # A change made with the cookie alone, as another site could make it, is refused.
         assert client.post("/api/v1/runs/nosuchrun/cancel").status_code == 403
+        runs = client.get("/runs")
+        assert runs.status_code == 200 and "ada" in runs.text
+        meta = re.search(r'<meta name="csrf-token" content="([^"]+)"', runs.text)
+        assert meta is not None  # the pages put the session's token in every form
+        assert f'name="csrf_token" value="{meta[1]}"' in runs.text
+        out = client.post("/logout", data={"csrf_token": meta[1]})
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert client.get("/api/v1/me").status_code == 401
 
-        client.cookies.clear()
         script = {"Authorization": f"Bearer {token}"}
         assert client.get("/api/v1/me", headers=script).json()["role"] == "viewer"
         refused = client.post("/api/v1/runs/nosuchrun/cancel", headers=script)
