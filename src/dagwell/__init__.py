@@ -48,6 +48,7 @@ from dagwell.execution import notifiers as notify  # a namespace: dw.notify.log(
 from dagwell.execution.alerts import list_alerts as list_alerts
 from dagwell.execution.caching import clear_cache as clear_cache
 from dagwell.execution.caching import why as why
+from dagwell.execution.cancel import cancel as cancel
 from dagwell.execution.hooks import Hooks as Hooks
 from dagwell.execution.loader import load_pipeline as load_pipeline
 from dagwell.execution.pools import delete_pool as delete_pool
@@ -109,6 +110,7 @@ __all__ = [
     "TaskTimeoutError",
     "WorkerDiedError",
     "backfill",
+    "cancel",
     "clear_cache",
     "current",
     "dataset",

@@ -3,7 +3,9 @@
 The runner is the only writer of a run's state. It blocks on futures (never busy-polls),
 records each batch of changes in one transaction, and applies the transition table in
 ``core/states.py``. A node whose task is in a pool starts only with a slot of it
-(``execution/pool_slots.py``).
+(``execution/pool_slots.py``). A heartbeat thread records that the runner lives and reads
+back whether someone asked to cancel the run (``dw.cancel``); the runner then cancels it
+as on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_SECONDS = 2.0
+"""How often the runner records that it lives, and so how soon it sees a cancel request."""
+MAX_WAIT_SECONDS = 5.0
+"""The longest the loop blocks on futures before it looks at the run again."""
 START_RECORD_DELAY = 0.02
 """Seconds an attempt may run before its start must be committed (see _record_outcomes)."""
 
@@ -136,6 +141,10 @@ class Runner:
         self.submitted_at: dict[str, float] = {}
         used = any(node.task.pool is not None for node in self.nodes.values())
         self.slots = PoolSlots(run_id, clock=clock, used=used)
+        # Set by the heartbeat thread when someone asked to cancel the run; the future
+        # wakes the loop from its wait on the attempts' futures.
+        self.cancel_requested_by: str | None = None
+        self._cancel_wake: cf.Future[None] = cf.Future()
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -151,7 +160,13 @@ class Runner:
         beat.start()
         try:
             while self.unfinished:
-                self._tick(self._wait())
+                done = self._wait()
+                cancelled_by = self.cancel_requested_by
+                # Attempts that ended are recorded as they ended; nothing new starts.
+                self._tick(done, start=cancelled_by is None)
+                if cancelled_by is not None and self.unfinished:
+                    self._cancel(f"cancelled by {cancelled_by}")
+                    return RunState.CANCELLED
         except KeyboardInterrupt:
             self._cancel()
             raise
@@ -167,20 +182,26 @@ class Runner:
         return self._finish()
 
     def _heartbeat(self, stop: threading.Event) -> None:
-        """Record every few seconds that this runner lives, even while a long task runs."""
+        """Record every few seconds that this runner lives, even while a long task runs,
+        and wake the loop when someone asked to cancel the run."""
         while not stop.wait(HEARTBEAT_SECONDS):
             try:
                 with self.store.transaction() as tx:
-                    self.store.heartbeat(tx, self.run_id, now())
+                    by = self.store.heartbeat(tx, self.run_id, now())
             except Exception as exc:  # a missed beat is retried; it never stops the run
                 log.warning("could not record the heartbeat of run %s: %s", self.run_id, exc)
+                continue
+            if by is not None and self.cancel_requested_by is None:
+                log.info("run %s: %s asked to cancel it", self.run_id, by)
+                self.cancel_requested_by = by
+                self._cancel_wake.set_result(None)
 
     def _wait(self) -> set[cf.Future[AttemptOutcome]]:
         if self.ready and len(self.in_flight) < self.capacity:
             return set()
         if not self.in_flight and not self.retry_heap and not self.slots.waiting:
             raise RuntimeError("runner stalled: nothing ready, running or waiting to retry")
-        timeout = HEARTBEAT_SECONDS
+        timeout = MAX_WAIT_SECONDS
         if self.retry_heap:
             timeout = min(timeout, max(self.retry_heap[0][0] - self.clock(), 0.0))
         if self.slots.waiting:  # another run may free a slot: ask again soon
@@ -188,17 +209,19 @@ class Runner:
         if self.unrecorded:
             oldest = min(self.submitted_at[n] for n in self.unrecorded)
             timeout = min(timeout, max(oldest + START_RECORD_DELAY - self.clock(), 0.0))
-        if not self.in_flight:
-            time.sleep(timeout)
-            return set()
-        done, _ = cf.wait(self.in_flight, timeout=timeout, return_when=cf.FIRST_COMPLETED)
-        return done
+        # The cancel future ends the wait early, also when nothing is in flight.
+        waiting: list[cf.Future[Any]] = [*self.in_flight, self._cancel_wake]
+        done, _ = cf.wait(waiting, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return {future for future in done if future is not self._cancel_wake}
 
-    def _tick(self, done: set[cf.Future[AttemptOutcome]]) -> None:
-        """Record finished attempts, queue due retries, and start what is now ready."""
+    def _tick(self, done: set[cf.Future[AttemptOutcome]], *, start: bool = True) -> None:
+        """Record finished attempts, queue due retries, and start what is now ready
+        (unless not ``start``: the run is being cancelled)."""
         to_submit: list[AttemptSpec] = []
         with self.store.transaction() as tx:
             self._record_outcomes(tx, [(self.in_flight.pop(f), _outcome_of(f)) for f in done])
+            if not start:
+                return
             self._queue_due_retries()
             if self.slots.waiting:  # first in line, ahead of nodes that became ready later
                 self.ready.extendleft(reversed(self.slots.due()))
@@ -513,8 +536,9 @@ class Runner:
         self.hooks.run_finished(run_id=self.run_id, status=state, error=error)
         return state
 
-    def _cancel(self) -> None:
-        """Ctrl-C: stop running attempts and record the run and its open nodes cancelled."""
+    def _cancel(self, reason: str = "cancelled by the user") -> None:
+        """Ctrl-C or a cancel request: stop running attempts and record the run and its
+        open nodes cancelled, with ``reason`` as their error."""
         self.executor.shutdown(cancel_pending=True)
         at = now()
         ends = [
@@ -524,7 +548,7 @@ class Runner:
                 AttemptState.CANCELLED,
                 at,
                 TaskState.CANCELLED,
-                error="cancelled by the user",
+                error=reason,
                 start=self.unrecorded.pop(flight.node, None),
             )
             for flight in self.in_flight.values()
@@ -543,9 +567,9 @@ class Runner:
                 self.run_id,
                 status=RunState.CANCELLED,
                 ended_at=at,
-                error="cancelled by the user",
+                error=reason,
             )
-        self.hooks.run_finished(run_id=self.run_id, status=RunState.CANCELLED, error="cancelled")
+        self.hooks.run_finished(run_id=self.run_id, status=RunState.CANCELLED, error=reason)
 
     def _crash(self, exc: BaseException) -> None:
         """A bug in dagwell itself: record the run failed rather than leave it running."""

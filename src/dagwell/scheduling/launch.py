@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dagwell.core.states import RunState
 from dagwell.errors import DagwellError
 from dagwell.execution.attempt import now
+from dagwell.execution.cancel import settle_cancelled
 from dagwell.execution.loader import load_pipeline
 from dagwell.execution.runs import execute_pipeline, get_run
 from dagwell.settings import Settings
@@ -31,7 +32,8 @@ def execute_claimed(
     """Execute the claimed run ``run_id`` to its end and return its state.
 
     A pipeline that no longer loads, or params that no longer fit it, fail the run with
-    the reason instead of leaving it running.
+    the reason instead of leaving it running. A run someone asked to cancel since its
+    claim is recorded cancelled without starting.
     """
     from dagwell.scheduling.recovery import attempts_used
 
@@ -39,6 +41,12 @@ def execute_claimed(
     if claimed.status is not RunState.RUNNING or claimed.tasks or claimed.source is None:
         log.warning("run %s is not a claimed run waiting to start; nothing to do", run_id)
         return claimed.status
+    by = claimed.cancel_requested_by
+    if by is not None:  # cancelled between its claim and now: it never starts
+        error = f"cancelled by {by} before it started"
+        settle_cancelled(metadata_store(settings.db_url), claimed, by=by, error=error, at=now())
+        log.info("run %s was %s", run_id, error)
+        return RunState.CANCELLED
     try:
         pipeline = load_pipeline(claimed.source)
         bound = pipeline.bind(claimed.params, from_text=True)
