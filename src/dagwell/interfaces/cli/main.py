@@ -46,6 +46,7 @@ def _register() -> None:
         account_commands,
         alert_commands,
         cache_commands,
+        cancel_commands,
         compare_commands,
         db_commands,
         doctor_commands,
@@ -60,6 +61,7 @@ def _register() -> None:
 
     commands = (
         *run_commands.COMMANDS,
+        *cancel_commands.COMMANDS,
         *inspect_commands.COMMANDS,
         *model_commands.COMMANDS,
         *compare_commands.COMMANDS,

@@ -79,7 +79,8 @@ def execute(
 def report(
     ctx: CliContext, result: Run, hooks: Hooks, after: Callable[[Run], None] | None = None
 ) -> None:
-    """Print how ``result`` ended and where its records are; exit 0 only on success."""
+    """Print how ``result`` ended and where its records are; exit 0 only on success, and
+    130 (as on Ctrl-C) when the run was cancelled (``dagwell cancel``)."""
     console = ctx.console
     ok = result.status == RunState.SUCCEEDED
     took = f"{result.duration:.2f}s" if result.duration is not None else "?"
@@ -90,6 +91,8 @@ def report(
         console.print(shown, markup=False, highlight=False, soft_wrap=True)
     if ok and after is not None:
         after(result)
+    if result.status == RunState.CANCELLED and result.error:
+        console.print(f"  {result.error}", highlight=False)
     if not ok:
         # The live view's last frame has listed the failed nodes with their errors already.
         if not isinstance(hooks, LiveProgress):
@@ -98,7 +101,7 @@ def report(
                     console.print(f"  [red]{task.node}[/]: {task.error}", highlight=False)
         console.print(f"  logs: dagwell logs {result.id} NODE")
     console.print(f"records: {ctx.settings.home}  (dagwell show {result.id})", highlight=False)
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if ok else 130 if result.status == RunState.CANCELLED else 1)
 
 
 def result_line(run: Run, limit: int = RESULT_CHARS) -> str | None:
