@@ -75,7 +75,6 @@ def stand_in_pages() -> APIRouter:
     return router
 
 
-
 def make_app(store: Store, **options: Any) -> Any:
     app = create_app(store.settings, open_mode=False, routers=[stand_in_pages()], **options)
     app.state.login_throttle.delay = 0
@@ -237,9 +236,23 @@ def test_a_removed_user_is_signed_out_at_their_next_request(store: Store) -> Non
     with TestClient(make_app(store)) as client:
         assert sign_in(client, "gone", "gone's long secret").status_code == 303
         assert client.get("/api/v1/me").status_code == 200
+        stale = client.cookies[SESSION_COOKIE]
         accounts.remove_user("gone", settings=store.settings)
         assert client.get("/api/v1/me").status_code == 401
         assert client.get("/page", follow_redirects=False).status_code == 303
+
+        # Signing in over the stale cookie: the new session wins over deleting the old one.
+        token = login_token(client)
+        answer = client.post(
+            "/login",
+            data={"name": "vic", "password": PASSWORDS["vic"], "csrf_token": token},
+            headers={"Cookie": f"{SESSION_COOKIE}={stale}; dagwell_login={token}"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303
+        sessions = [c for c in set_cookies(answer) if c.startswith(f"{SESSION_COOKIE}=")]
+        assert len(sessions) == 1 and "Max-Age=0" not in sessions[0]
+        assert client.get("/api/v1/me").json()["name"] == "vic"
 
 
 def test_a_changed_role_counts_at_the_next_request(store: Store) -> None:
