@@ -18,7 +18,7 @@ from dagwell.interfaces.web.pages.rendering import acting, render
 from dagwell.interfaces.web.state import SettingsDep
 from dagwell.settings import Settings
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 ALERTS_SHOWN = 200
 """The most alerts the alerts page lists."""

@@ -21,7 +21,7 @@ from dagwell.interfaces.web.pictures.charts import line_chart_svg
 from dagwell.interfaces.web.state import SettingsDep
 from dagwell.tracking.compare import MISSING
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 MAX_RUNS = 12
 """The most runs one comparison holds (a column each)."""

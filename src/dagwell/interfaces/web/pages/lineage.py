@@ -23,7 +23,7 @@ from dagwell.interfaces.web.state import SettingsDep
 from dagwell.settings import Settings
 from dagwell.tracking.lineage import LineageNode
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 Direction = Literal["upstream", "downstream"]
 

@@ -23,7 +23,7 @@ from dagwell.interfaces.web.pages.run_context import node_context, node_url
 from dagwell.interfaces.web.run_views import attempt_log, task_of
 from dagwell.interfaces.web.state import SettingsDep
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 @router.get("/runs/{run_id}/node", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ from dagwell.interfaces.web.pages.rendering import acting, render
 from dagwell.interfaces.web.state import SettingsDep
 from dagwell.settings import Settings
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 DOTS = 12
 """How many of a pipeline's newest runs the list shows as dots."""

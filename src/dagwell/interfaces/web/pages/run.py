@@ -23,7 +23,7 @@ from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.state import SettingsDep
 from dagwell.settings import Settings
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 def run_page(

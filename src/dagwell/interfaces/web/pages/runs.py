@@ -21,7 +21,7 @@ from dagwell.interfaces.web.pages.rendering import acting, render, wants_fragmen
 from dagwell.interfaces.web.state import SettingsDep
 from dagwell.settings import Settings
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 """Runs per page."""
