@@ -3,6 +3,7 @@ the error page, as ``dagwell ui`` serves them; optionally with a fixed signed-in
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,7 +26,7 @@ class ActAs:
         await self.app(scope, receive, send)
 
 
-def pages_app(settings: dw.Settings, *, principal: Principal | None = None) -> object:
+def pages_app(settings: dw.Settings, *, principal: Principal | None = None) -> FastAPI:
     """The open app over ``settings`` with the pages; with ``principal``, every request
     acts as them (set after the app's own access middleware, so it wins)."""
     app = create_app(
@@ -39,3 +40,111 @@ def pages_app(settings: dw.Settings, *, principal: Principal | None = None) -> o
         # user_middleware runs outermost first: appended, ours runs after sign-in's.
         app.user_middleware.append(Middleware(ActAs, principal=principal))
     return app
+
+
+def seed_runs(settings: dw.Settings, count: int, *, nodes: int = 3) -> list[str]:
+    """Record ``count`` finished runs of a few pipelines straight into the metadata store
+    (each with ``nodes`` nodes), as a busy install has them; their ids, newest first."""
+    from datetime import datetime, timedelta, timezone
+
+    from dagwell.storage.metadata.tables import runs, task_runs
+    from dagwell.storage.shared import metadata_store
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    statuses = ("succeeded", "succeeded", "succeeded", "failed")
+    run_rows, task_rows = [], []
+    for i in range(count):
+        created = start + timedelta(minutes=i)
+        status = statuses[i % len(statuses)]
+        run_id = f"seed{i:08x}"
+        run_rows.append(
+            {
+                "id": run_id,
+                "pipeline": f"pipeline_{i % 7}",
+                "status": status,
+                "params": {"i": i},
+                "created_at": created,
+                "started_at": created,
+                "ended_at": created + timedelta(seconds=5),
+                "executor": "process",
+                "trigger": "schedule" if i % 3 else "manual",
+            }
+        )
+        task_rows += [
+            {
+                "run_id": run_id,
+                "node": f"step{n}",
+                "seq": n,
+                "task": f"step{n}",
+                "status": status if n == nodes - 1 else "succeeded",
+                "upstream": [f"step{n - 1}"] if n else [],
+                "attempts": 1,
+            }
+            for n in range(nodes)
+        ]
+    store = metadata_store(settings.db_url)
+    with store.transaction() as tx:
+        tx.execute(runs.insert(), run_rows)
+        tx.execute(task_runs.insert(), task_rows)
+    return [row["id"] for row in reversed(run_rows)]
+
+
+def seed_wide_run(settings: dw.Settings, width: int) -> str:
+    """Record one run of ``width`` + 2 nodes (load, fit[0..width-1], pick), each with an
+    attempt, a few failed; its id."""
+    from datetime import datetime, timedelta, timezone
+
+    from dagwell.storage.metadata.tables import attempts, runs, task_runs
+    from dagwell.storage.shared import metadata_store
+
+    start = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    run_id = "widewidewide"
+    fits = [f"fit[{i}]" for i in range(width)]
+    shape = [("load", []), *[(fit, ["load"]) for fit in fits], ("pick", fits)]
+    task_rows, attempt_rows = [], []
+    for seq, (node, upstream) in enumerate(shape):
+        status = "failed" if seq % 97 == 5 else "succeeded"
+        began = start + timedelta(seconds=seq % 50)
+        task_rows.append(
+            {
+                "run_id": run_id,
+                "node": node,
+                "seq": seq,
+                "task": node.partition("[")[0],
+                "status": status,
+                "upstream": upstream,
+                "attempts": 1,
+                "started_at": began,
+                "ended_at": began + timedelta(seconds=2),
+            }
+        )
+        attempt_rows.append(
+            {
+                "run_id": run_id,
+                "node": node,
+                "number": 1,
+                "status": status,
+                "started_at": began,
+                "ended_at": began + timedelta(seconds=2),
+                "error": "ValueError: no" if status == "failed" else None,
+            }
+        )
+    store = metadata_store(settings.db_url)
+    with store.transaction() as tx:
+        tx.execute(
+            runs.insert(),
+            {
+                "id": run_id,
+                "pipeline": "wide",
+                "status": "failed",
+                "params": {},
+                "created_at": start,
+                "started_at": start,
+                "ended_at": start + timedelta(minutes=2),
+                "executor": "process",
+                "trigger": "manual",
+            },
+        )
+        tx.execute(task_runs.insert(), task_rows)
+        tx.execute(attempts.insert(), attempt_rows)
+    return run_id
