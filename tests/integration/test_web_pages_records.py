@@ -129,7 +129,13 @@ def test_lineage_of_a_model_draws_the_way_back_to_its_dataset(records: Records) 
     run = records.runs["model"]
     html = ok(records.client, "/lineage?ref=" + quote("model:row_model@1"))
     assert 'class="dw-picture dw-dag"' in html
-    for node in ("model: row_model v1", "dataset: ", "task: summarize in run", "task: count_rows"):
+    for node in (
+        "model row_model v1",
+        "dataset rows.csv @",
+        f"summarize · run {run.id[:6]}",
+        f"count_rows · run {run.id[:6]}",
+        "artifact ",
+    ):
         assert f'data-node="{node}' in html, node
     assert 'data-state="succeeded"' in html  # tasks coloured by state
     assert f'href="/runs/{run.id}?node=summarize"' in html
@@ -140,7 +146,7 @@ def test_lineage_of_a_model_draws_the_way_back_to_its_dataset(records: Records) 
 def test_lineage_downstream_from_a_dataset_reaches_the_model(records: Records) -> None:
     data = records.folder / "rows.csv"
     html = ok(records.client, f"/lineage?ref={quote(str(data))}&direction=downstream")
-    assert 'data-node="model: row_model v1"' in html
+    assert 'data-node="model row_model v1"' in html
     assert '<option value="downstream" selected>' in html
 
 

@@ -95,7 +95,7 @@ def lineage_picture(
     def visit(node: LineageNode) -> str:
         key = (node.kind, node.ref)
         if key not in ids:
-            name = f"{node.kind}: {node.label}"
+            name = short_name(node)
             while name in described:  # two things with one label: keep both apart
                 name += "'"
             ids[key] = name
@@ -120,6 +120,25 @@ def lineage_picture(
         )
 
     return picture(dag_svg(placed, states, link=link)), list(described.values())
+
+
+def short_name(node: LineageNode) -> str:
+    """What a box of the graph says: short enough to read in it (the list under the graph
+    and the node's panel give the whole label).
+
+    >>> short_name(LineageNode("task", "fit in run 3f2a9c1d0e7b (failed)", "3f2a9c1d0e7b:fit"))
+    'fit · run 3f2a9c'
+    """
+    if node.kind == "task":
+        run_id, _, name = node.ref.partition(":")
+        return f"{name} · run {run_id[:6]}"
+    if node.kind == "dataset":
+        uri, _, version = node.ref.rpartition("@") if "@" in node.ref else (node.ref, "", "")
+        base = uri.rstrip("/").rsplit("/", 1)[-1] or uri
+        return f"dataset {base}" + (f" @{version[:8]}" if version else "")
+    if node.kind == "artifact":
+        return f"artifact {node.ref[:12]}"
+    return f"{node.kind} {node.label}"
 
 
 def describe(kind: str, ref: str, label: str) -> dict[str, Any]:
