@@ -25,7 +25,7 @@ from dagwell.core.models import LoggedModel
 from dagwell.core.records import Metric
 from dagwell.core.values import DEFAULT_OUTPUT, GATHER, ItemOf, StoredValue
 from dagwell.errors import NotFoundError, SerializationError, StorageError, TaskError
-from dagwell.execution.capture import captured_output
+from dagwell.execution.capture import captured_output, live_log_target
 from dagwell.storage.shared import artifact_store as artifact_store  # one per URL
 from dagwell.storage.shared import worker_artifact_store
 from dagwell.tracking.datasets import resolve_uri
@@ -172,9 +172,18 @@ def read_log(run_id: str, node: str, attempt: Attempt, settings: Settings) -> st
     >>> print(read_log(run.id, "train", run.tasks["train"].attempts[-1], settings))
     """
     path = attempt.log_path
-    if path is not None and os.path.isfile(path):
-        with open(path, "rb") as fileobj:
-            return fileobj.read().decode(errors="replace")
+    if path is not None:
+        # The log once the attempt has ended; while it runs, its worker's scratch file.
+        for candidate in (path, live_log_target(path)):
+            try:
+                if candidate is not None and os.path.isfile(candidate):
+                    with open(candidate, "rb") as fileobj:
+                        return fileobj.read().decode(errors="replace")
+            except OSError:  # the attempt ended while we looked: its log is there now
+                continue
+        if os.path.isfile(path):
+            with open(path, "rb") as fileobj:
+                return fileobj.read().decode(errors="replace")
     store = artifact_store(settings.artifacts_url, settings)
     if store.is_local:
         return None

@@ -3,12 +3,16 @@
 In worker processes, file descriptors 1 and 2 point for the worker's whole life at one
 scratch file, so the output of C extensions and child processes (shell tasks) is captured
 too. Each attempt empties the scratch file first and copies it to the attempt's log when it
-ends, only if something was written: a quiet task costs no file at all. Inline, only the
-Python-level streams are redirected, so the caller's terminal is left alone.
+ends, only if something was written. While it runs, a symbolic link beside the log
+(``NODE.ATTEMPT.log.live``) points at the scratch file, so ``dagwell logs`` and the web UI
+can follow the output of a running attempt (:func:`live_log_target`). Inline, only the
+Python-level streams are redirected, straight into the log, so the caller's terminal is
+left alone.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -18,7 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+SCRATCH_PREFIX = "dagwell-log-"
+LIVE_SUFFIX = ".live"
+"""Appended to an attempt's log path: the link to the scratch file of a running attempt."""
 _scratch_fd: int | None = None
+_scratch_path: str | None = None
 
 
 @contextlib.contextmanager
@@ -40,6 +48,7 @@ def _scratch_captured(log_path: str) -> Iterator[None]:
     _flush()
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
+    live = _link_live(log_path)
     try:
         yield
     finally:
@@ -47,25 +56,80 @@ def _scratch_captured(log_path: str) -> Iterator[None]:
         size = os.fstat(fd).st_size
         if size:
             _copy_out(fd, size, log_path)
+        if live is not None:  # after the copy: a reader always finds one or the other
+            with contextlib.suppress(OSError):
+                os.unlink(live)
 
 
 def _scratch() -> int:
     """Point fds 1 and 2 at a scratch file, once per process, with a logging handler."""
-    global _scratch_fd
+    global _scratch_fd, _scratch_path
     if _scratch_fd is None:
         _flush()
-        fd, path = tempfile.mkstemp(prefix="dagwell-log-")
-        os.unlink(path)  # the file lives as long as the worker holds it open
+        fd, path = tempfile.mkstemp(prefix=SCRATCH_PREFIX)
+        atexit.register(_remove, path)  # a killed worker leaves it in the temp folder
         os.dup2(fd, 1)
         os.dup2(fd, 2)
+        for stream in (sys.stdout, sys.stderr):  # line by line, so a follower sees it
+            with contextlib.suppress(Exception):
+                stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(_FORMAT))
         root = logging.getLogger()
         root.addHandler(handler)
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)
-        _scratch_fd = fd
+        _scratch_fd, _scratch_path = fd, path
     return _scratch_fd
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _link_live(log_path: str) -> str | None:
+    """Link ``LOG.live`` to the scratch file for the attempt's duration (None if it can't).
+
+    The log folder may be on another machine than a Dask worker: then there is no link,
+    and the log is seen when the attempt ends.
+    """
+    link = log_path + LIVE_SUFFIX
+    target = _scratch_path
+    if target is None:
+        return None
+    for _ in range(2):
+        try:
+            os.symlink(target, link)
+            return link
+        except FileExistsError:  # left by a killed worker: replace it
+            _remove(link)
+        except FileNotFoundError:
+            try:
+                Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                return None
+        except OSError:
+            return None
+    return None
+
+
+def live_log_target(log_path: str) -> str | None:
+    """The scratch file a running attempt writes its log to, or None once it has ended.
+
+    Only a link that points at a worker's scratch file in the temporary folder counts, so
+    following it can never read anything else.
+    """
+    try:
+        target = os.readlink(log_path + LIVE_SUFFIX)
+    except OSError:
+        return None
+    folder, name = os.path.split(target)
+    if not name.startswith(SCRATCH_PREFIX) or os.path.realpath(folder) != os.path.realpath(
+        tempfile.gettempdir()
+    ):
+        return None
+    return target
 
 
 def _copy_out(fd: int, size: int, log_path: str) -> None:
