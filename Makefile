@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Installs are stamped so that repeated make calls are fast; pyproject changes reinstall.
 $(VENV)/.ml: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[ml]'
+	$(BIN)/pip install --quiet -e '.[ml,ui]'
 	touch $@
 
 $(VENV)/.dev: $(BIN)/python pyproject.toml

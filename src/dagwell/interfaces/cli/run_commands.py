@@ -178,7 +178,8 @@ def demo_command(ctx: CliContext, executor: str, workers: int | None) -> None:
         version = promote(run, settings=ctx.settings)
         ctx.console.print(
             f"model {version.spec} registered, alias production "
-            f"(dagwell models show {version.name})",
+            f"(dagwell models show {version.name})\n"
+            "see the run in the web UI: dagwell ui, then open http://127.0.0.1:8765",
             highlight=False,
             soft_wrap=True,
         )
