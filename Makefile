@@ -26,6 +26,7 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/ui_pages.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench examples
