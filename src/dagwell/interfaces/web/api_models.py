@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
-from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.schemas import AliasIn, ModelDetailOut, ModelOut, ModelVersionOut
 from dagwell.interfaces.web.state import SettingsDep
 
@@ -49,9 +49,4 @@ def set_alias(
 ) -> dict[str, Any]:
     """Point ``alias`` of model ``name`` at ``version`` (moving it if set); answers that
     version. 404 for an unknown model or version, 422 for a name an alias cannot have."""
-    from dagwell.tracking.registry import models
-
-    with audited(who, "set_alias", f"{name}:{alias}", settings) as detail:
-        moved = models.set_alias(name, body.version, alias, settings=settings)
-        detail["version"] = moved.version
-    return moved.to_dict()
+    return actions.set_alias(who, name, body.version, alias, settings).to_dict()

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
+from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
-from dagwell.interfaces.web.audit import audited
+from dagwell.interfaces.web.api_runs import queued
 from dagwell.interfaces.web.schemas import PipelineDetailOut, PipelineOut, QueuedOut, TriggerIn
 from dagwell.interfaces.web.state import SettingsDep
 
@@ -65,18 +66,6 @@ def trigger_run(
 ) -> dict[str, Any]:
     """Queue a run of the registered pipeline ``name`` with ``params``; the scheduler
     starts it. 422 when a param is unknown, missing or of the wrong type."""
-    from dagwell.scheduling.triggers import trigger_registered
-
-    # By its registration only: no user code runs in the server, and a path in ``name``
-    # never loads a file.
-    with audited(who, "trigger", name, settings) as detail:
-        queued = trigger_registered(name, body.params, settings=settings)
-        detail.update(run_id=queued.id, params=dict(queued.params))
-    response.headers["Location"] = f"/api/v1/runs/{queued.id}"
-    return {
-        "id": queued.id,
-        "pipeline": queued.pipeline,
-        "status": queued.status.value,
-        "trigger": queued.trigger,
-        "parent_run_id": queued.parent_run_id,
-    }
+    run = actions.trigger(who, name, body.params, settings)
+    response.headers["Location"] = f"/api/v1/runs/{run.id}"
+    return queued(run)

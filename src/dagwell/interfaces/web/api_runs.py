@@ -16,9 +16,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
 from dagwell.core.records import Run
+from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
-from dagwell.interfaces.web.audit import audited
-from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.responses import JsonResponse
 from dagwell.interfaces.web.run_views import attempt_log, run_edges
 from dagwell.interfaces.web.schemas import (
@@ -227,15 +226,11 @@ def resume_run(
 ) -> dict[str, Any]:
     """Queue a resume of the run for the scheduler: nodes that succeeded are reused, the
     others run again. 409 when the run succeeded, still runs or is being resumed."""
-    from dagwell.scheduling.triggers import queue_resume
-
-    with audited(who, "resume", run_id, settings) as detail:
-        queued = queue_resume(run_id, settings=settings)
-        detail["run_id"] = queued.id
-    return _queued(queued)
+    return queued(actions.resume(who, run_id, settings))
 
 
-def _queued(run: Run) -> dict[str, Any]:
+def queued(run: Run) -> dict[str, Any]:
+    """The answer to a request that queued ``run`` (:class:`~.schemas.QueuedOut`)."""
     return {
         "id": run.id,
         "pipeline": run.pipeline,
@@ -253,11 +248,5 @@ def cancel_run(
 ) -> dict[str, Any]:
     """Ask the run to stop: a queued run is cancelled at once, a running one when its
     runner next beats (its running attempts are stopped). 409 when it has ended."""
-    try:
-        from dagwell.execution.cancel import request_cancel
-    except ImportError:  # pragma: no cover - until cancelling is built
-        raise ApiError(501, "cancelling runs is not available yet") from None
-    with audited(who, "cancel", run_id, settings) as detail:
-        found = request_cancel(run_id, by=who.name, settings=settings)
-        detail["status"] = found.status.value
+    found = actions.cancel(who, run_id, settings)
     return {"id": found.id, "status": found.status.value}

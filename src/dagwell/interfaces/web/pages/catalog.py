@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dagwell.errors import DefinitionError
+from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
-from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.pages.rendering import acting, render
 from dagwell.interfaces.web.state import SettingsDep
 from dagwell.settings import Settings
@@ -98,18 +98,12 @@ async def set_alias(
             typed=alias,
         )
     try:
-        await run_in_threadpool(_set_alias, principal, name, version, alias, settings)
+        await run_in_threadpool(
+            actions.set_alias, principal, name, version, alias, settings, source="ui"
+        )
     except DefinitionError as exc:
         return _model(request, name, settings, principal, error=str(exc), typed=alias)
     return RedirectResponse(f"/models/{name}", status_code=303)
-
-
-def _set_alias(who: Principal, name: str, version: int, alias: str, settings: Settings) -> None:
-    from dagwell.tracking.registry import models
-
-    with audited(who, "set_alias", f"{name}:{alias}", settings, source="ui") as detail:
-        moved = models.set_alias(name, version, alias, settings=settings)
-        detail["version"] = moved.version
 
 
 def _model(

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dagwell.errors import ParamError
+from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
-from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.pages.rendering import acting, render
 from dagwell.interfaces.web.state import SettingsDep
 from dagwell.settings import Settings
@@ -76,19 +76,12 @@ async def trigger_submit(
     }
     principal = acting(request, who)
     try:
-        run_id = await run_in_threadpool(_trigger, principal, name, given, settings)
+        queued = await run_in_threadpool(
+            actions.trigger, principal, name, given, settings, source="ui"
+        )
     except ParamError as exc:
         return _form(request, name, settings, principal, values=values, error=str(exc))
-    return RedirectResponse(f"/runs/{run_id}", status_code=303)
-
-
-def _trigger(who: Principal, name: str, params: dict[str, Any], settings: Settings) -> str:
-    from dagwell.scheduling.triggers import trigger_registered
-
-    with audited(who, "trigger", name, settings, source="ui") as detail:
-        queued = trigger_registered(name, params, settings=settings)
-        detail.update(run_id=queued.id, params=dict(queued.params))
-    return queued.id
+    return RedirectResponse(f"/runs/{queued.id}", status_code=303)
 
 
 def _registered_params(name: str, settings: Settings) -> list[dict[str, Any]]:

@@ -15,11 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dagwell.errors import NotFoundError
+from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
-from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.pages.rendering import acting, render, wants_fragment
 from dagwell.interfaces.web.pages.run_context import code_of, run_context
-from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.state import SettingsDep
 from dagwell.settings import Settings
 
@@ -108,17 +107,8 @@ async def resume(
 ) -> Response:
     """Queue a resume of the run, then show the new run (303)."""
     principal = acting(request, who)
-    new_id = await run_in_threadpool(_resume, principal, run_id, settings)
-    return RedirectResponse(f"/runs/{new_id}", status_code=303)
-
-
-def _resume(who: Principal, run_id: str, settings: Settings) -> str:
-    from dagwell.scheduling.triggers import queue_resume
-
-    with audited(who, "resume", run_id, settings, source="ui") as detail:
-        queued = queue_resume(run_id, settings=settings)
-        detail["run_id"] = queued.id
-    return queued.id
+    queued = await run_in_threadpool(actions.resume, principal, run_id, settings, source="ui")
+    return RedirectResponse(f"/runs/{queued.id}", status_code=303)
 
 
 @router.post("/runs/{run_id}/cancel", response_class=HTMLResponse)
@@ -130,16 +120,5 @@ async def cancel(
 ) -> Response:
     """Ask the run to stop, then show it again (303): it says cancelled within seconds."""
     principal = acting(request, who)
-    found_id = await run_in_threadpool(_cancel, principal, run_id, settings)
-    return RedirectResponse(f"/runs/{found_id}", status_code=303)
-
-
-def _cancel(who: Principal, run_id: str, settings: Settings) -> str:
-    try:
-        from dagwell.execution.cancel import request_cancel
-    except ImportError:  # pragma: no cover - until cancelling is built
-        raise ApiError(501, "cancelling runs is not available yet") from None
-    with audited(who, "cancel", run_id, settings, source="ui") as detail:
-        found = request_cancel(run_id, by=who.name, settings=settings)
-        detail["status"] = found.status.value
-    return found.id
+    found = await run_in_threadpool(actions.cancel, principal, run_id, settings, source="ui")
+    return RedirectResponse(f"/runs/{found.id}", status_code=303)
