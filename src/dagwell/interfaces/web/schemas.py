@@ -94,8 +94,8 @@ class AlertOut(BaseModel):
     deliveries: list[DeliveryOut]
 
 
-class RunOut(BaseModel):
-    """One run without its nodes: a line of the runs listing."""
+class _RunFields(BaseModel):
+    """What every answer about one run holds first (a base, not an answer itself)."""
 
     id: str
     pipeline: str
@@ -111,28 +111,19 @@ class RunOut(BaseModel):
     parent_run_id: str | None
     cancel_requested_by: str | None = None
     cancel_requested_at: str | None = None
+
+
+class RunOut(_RunFields):
+    """One run without its nodes: a line of the runs listing."""
+
     task_counts: dict[str, int] = Field(
         default_factory=dict, description="how many nodes are in each state"
     )
 
 
-class RunDetailOut(BaseModel):
+class RunDetailOut(_RunFields):
     """One run with everything recorded: the shape of ``dagwell show RUN --json``."""
 
-    id: str
-    pipeline: str
-    status: str
-    params: dict[str, Any]
-    started_at: str | None
-    ended_at: str | None
-    duration: float | None
-    error: str | None
-    code_hash: str | None
-    trigger: str
-    scheduled_for: str | None
-    parent_run_id: str | None
-    cancel_requested_by: str | None = None
-    cancel_requested_at: str | None = None
     environment: dict[str, Any] | None
     tasks: list[TaskRunOut]
     metrics: list[MetricPointOut]
