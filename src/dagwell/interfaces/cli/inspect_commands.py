@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import click
 from rich.table import Table
 
+from dagwell.core import moments
 from dagwell.core.records import Run
+from dagwell.errors import DefinitionError
 from dagwell.interfaces.cli.context import CliContext
 from dagwell.interfaces.cli.progress import styled
 
@@ -28,21 +30,14 @@ def _print_json(data: Any) -> None:
 
 def parse_moment(text: str | None, option: str) -> datetime | None:
     """A ``--since``/``--until`` value: ISO date or date-time (local time when naive), or
-    a span back from now such as ``30m``, ``12h``, ``7d``."""
+    a span back from now such as ``30m``, ``12h``, ``7d``
+    (:func:`~dagwell.core.moments.parse_moment`)."""
     if text is None:
         return None
-    units = {"m": 60, "h": 3600, "d": 86400}
-    if text[-1:] in units and text[:-1].isdigit():
-        return datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"expected a date (2026-01-31), a date and time (2026-01-31T03:00) or a span "
-            f"back from now (30m, 12h, 7d), got {text!r}",
-            param_hint=option,
-        ) from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
+        return moments.parse_moment(text, now=datetime.now(timezone.utc))
+    except DefinitionError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 @click.command("runs")

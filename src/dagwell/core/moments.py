@@ -1,0 +1,36 @@
+"""Moments people type to filter by time: a date, a date and time, or a span back from now.
+
+``dagwell runs --since``, ``dagwell audit --since`` and the web UI's audit page read the
+same forms. Nothing here reads the clock: the caller passes ``now`` in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dagwell.errors import DefinitionError
+
+_SPAN_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_moment(text: str, *, now: datetime) -> datetime:
+    """The moment ``text`` names, timezone-aware.
+
+    ``text`` is an ISO date (``2026-01-31``) or date and time (``2026-01-31T03:00``; this
+    machine's local time when it names no zone), or a span back from ``now``: ``30m``,
+    ``12h``, ``7d``. Raises :class:`DefinitionError` for anything else.
+
+    >>> parse_moment("7d", now=datetime(2026, 2, 8, tzinfo=timezone.utc))
+    datetime.datetime(2026, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    text = text.strip()
+    if text[-1:] in _SPAN_UNITS and text[:-1].isdigit():
+        return now - timedelta(seconds=int(text[:-1]) * _SPAN_UNITS[text[-1]])
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DefinitionError(
+            f"expected a date (2026-01-31), a date and time (2026-01-31T03:00) or a span "
+            f"back from now (30m, 12h, 7d), got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()
