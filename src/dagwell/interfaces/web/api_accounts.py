@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from dagwell.core.roles import Action, allows
+from dagwell.interfaces.web import account_actions
 from dagwell.interfaces.web.access import Principal, require
-from dagwell.interfaces.web.audit import audited
 from dagwell.interfaces.web.schemas import (
     AuditEntryOut,
     MeOut,
@@ -72,12 +72,7 @@ def add_user(
     who: Annotated[Principal, Depends(require("manage_users"))],
 ) -> dict[str, Any]:
     """Add a user; 422 for a bad name, role or password, or a name already taken."""
-    from dagwell.tracking import accounts
-
-    with audited(who, "add_user", body.name, settings) as detail:
-        detail["role"] = body.role
-        detail["password"] = body.password is not None
-        user = accounts.add_user(body.name, body.role, body.password, settings=settings)
+    user = account_actions.add_user(who, body.name, body.role, body.password, settings)
     return user.to_dict()
 
 
@@ -89,11 +84,7 @@ def remove_user(
 ) -> dict[str, Any]:
     """Remove a user and their API tokens; they are signed out at their next request.
     404 for an unknown user, 422 for the last admin."""
-    from dagwell.tracking import accounts
-
-    with audited(who, "remove_user", name, settings) as detail:
-        tokens = accounts.remove_user(name, settings=settings)
-        detail["tokens_revoked"] = tokens
+    tokens = account_actions.remove_user(who, name, settings)
     return {"name": name, "tokens_revoked": tokens}
 
 
@@ -105,12 +96,7 @@ def set_role(
     who: Annotated[Principal, Depends(require("manage_users"))],
 ) -> dict[str, Any]:
     """Give a user another role, from their next request on; 422 for the last admin."""
-    from dagwell.tracking import accounts
-
-    with audited(who, "set_role", name, settings) as detail:
-        detail["role"] = body.role
-        user = accounts.set_role(name, body.role, settings=settings)
-    return user.to_dict()
+    return account_actions.set_role(who, name, body.role, settings).to_dict()
 
 
 # -- API tokens -------------------------------------------------------------------------------
@@ -135,11 +121,7 @@ def create_token(
     who: Annotated[Principal, Depends(require("manage_users"))],
 ) -> JSONResponse:
     """Make an API token acting as ``user``; the answer holds its secret, shown this once."""
-    from dagwell.tracking import accounts
-
-    with audited(who, "create_token", body.user, settings) as detail:
-        info, secret = accounts.create_token(body.user, body.label, settings=settings)
-        detail["token_id"] = info.id
+    info, secret = account_actions.create_token(who, body.user, body.label, settings)
     # The secret must not sit in a shared cache or the browser's.
     return JSONResponse(
         {**info.to_dict(), "token": secret}, status_code=201, headers={"Cache-Control": "no-store"}
@@ -153,12 +135,7 @@ def revoke_token(
     who: Annotated[Principal, Depends(require("manage_users"))],
 ) -> dict[str, Any]:
     """Revoke an API token for good (it stops working at once); 404 for an unknown id."""
-    from dagwell.tracking import accounts
-
-    with audited(who, "revoke_token", token_id, settings) as detail:
-        info = accounts.revoke_token(token_id, settings=settings)
-        detail["user"] = info.user
-    return info.to_dict()
+    return account_actions.revoke_token(who, token_id, settings).to_dict()
 
 
 # -- the audit log ----------------------------------------------------------------------------
