@@ -1,4 +1,6 @@
-"""Moments people type to filter by time: a date, a date and time, or a span back from now.
+"""Moments in and out of text: the ones people type to filter by time (a date, a date and
+time, or a span back from now), the ISO text records are written with, and the seconds
+between two recorded moments.
 
 ``dagwell runs --since``, ``dagwell audit --since`` and the web UI's audit page read the
 same forms. Nothing here reads the clock: the caller passes ``now`` in.
@@ -34,3 +36,23 @@ def parse_moment(text: str, *, now: datetime) -> datetime:
             f"back from now (30m, 12h, 7d), got {text!r}"
         ) from None
     return moment if moment.tzinfo is not None else moment.astimezone()
+
+
+def iso(moment: datetime | None) -> str | None:
+    """``moment`` as ISO 8601 text for a record's JSON, or None when it is unknown.
+
+    >>> iso(datetime(2026, 2, 1, tzinfo=timezone.utc)), iso(None)
+    ('2026-02-01T00:00:00+00:00', None)
+    """
+    return moment.isoformat() if moment is not None else None
+
+
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from ``start`` to ``end``, or None while either is unknown (a duration).
+
+    >>> seconds_between(started_at, ended_at)
+    12.5
+    """
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()

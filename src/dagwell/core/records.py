@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from dagwell.core.models import LoggedModel
+from dagwell.core.moments import iso, seconds_between
 from dagwell.core.states import AttemptState, RunState, TaskState
 from dagwell.core.values import DEFAULT_OUTPUT, REF_MARKER, StoredValue
 from dagwell.errors import NotFoundError
@@ -35,16 +36,12 @@ class Attempt:
         return {
             "number": self.number,
             "status": self.status.value,
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
             "error": self.error,
             "traceback": self.traceback,
             "log_path": self.log_path,
         }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,7 @@ class Metric:
             "name": self.name,
             "value": self.value,
             "step": self.step,
-            "time": _iso(self.time),
+            "time": iso(self.time),
         }
 
 
@@ -87,9 +84,7 @@ class TaskRun:
     @property
     def duration(self) -> float | None:
         """Seconds between start and end, or None while unknown."""
-        if self.started_at is None or self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at).total_seconds()
+        return seconds_between(self.started_at, self.ended_at)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (one entry of ``tasks`` in ``dagwell show --json``)."""
@@ -97,8 +92,8 @@ class TaskRun:
             "node": self.node,
             "task": self.task,
             "status": self.status.value,
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
             "duration": self.duration,
             "upstream": list(self.upstream),
             "map_parent": self.map_parent,
@@ -266,9 +261,7 @@ class Run:
     @property
     def duration(self) -> float | None:
         """Seconds between start and end, or None while running."""
-        if self.started_at is None or self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at).total_seconds()
+        return seconds_between(self.started_at, self.ended_at)
 
     def to_dict(self, *, with_tasks: bool = True) -> dict[str, Any]:
         """A JSON-able dict: the shape of ``dagwell show --json`` and the web API."""
@@ -277,16 +270,16 @@ class Run:
             "pipeline": self.pipeline,
             "status": self.status.value,
             "params": dict(self.params),
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
             "duration": self.duration,
             "error": self.error,
             "code_hash": self.code_hash,
             "trigger": self.trigger,
-            "scheduled_for": _iso(self.scheduled_for),
+            "scheduled_for": iso(self.scheduled_for),
             "parent_run_id": self.parent_run_id,
             "cancel_requested_by": self.cancel_requested_by,
-            "cancel_requested_at": _iso(self.cancel_requested_at),
+            "cancel_requested_at": iso(self.cancel_requested_at),
         }
         if with_tasks:
             env = self.environment

@@ -1,4 +1,5 @@
-"""Moments typed to filter by time: dates, dates and times, and spans back from now."""
+"""Moments typed to filter by time (dates, dates and times, spans back from now), written as
+ISO text, and the seconds between two."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dagwell.core.moments import parse_moment
+from dagwell.core.moments import iso, parse_moment, seconds_between
 from dagwell.errors import DefinitionError
 
 NOW = datetime(2026, 2, 8, 12, 0, tzinfo=timezone.utc)
@@ -35,3 +36,14 @@ def test_a_zone_given_is_kept() -> None:
 def test_anything_else_is_a_definition_error_naming_the_forms(text: str) -> None:
     with pytest.raises(DefinitionError, match=r"a span back from now \(30m, 12h, 7d\)"):
         parse_moment(text, now=NOW)
+
+
+def test_a_moment_is_written_as_iso_text_and_an_unknown_one_as_none() -> None:
+    assert iso(NOW) == "2026-02-08T12:00:00+00:00"
+    assert iso(None) is None
+
+
+def test_seconds_between_two_moments_and_none_while_either_is_unknown() -> None:
+    assert seconds_between(NOW, NOW + timedelta(seconds=12.5)) == 12.5
+    assert seconds_between(None, NOW) is None
+    assert seconds_between(NOW, None) is None

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
+from dagwell.core.moments import iso, seconds_between
 from dagwell.core.records import Run
 from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
@@ -145,9 +146,9 @@ def run_attempts(
             "node": t.node,
             "number": a.number,
             "status": a.status.value,
-            "started_at": _iso(a.started_at),
-            "ended_at": _iso(a.ended_at),
-            "duration": _seconds(a.started_at, a.ended_at),
+            "started_at": iso(a.started_at),
+            "ended_at": iso(a.ended_at),
+            "duration": seconds_between(a.started_at, a.ended_at),
             "error": a.error,
         }
         for t in found.tasks.values()
@@ -157,19 +158,11 @@ def run_attempts(
     return JsonResponse(
         {
             "run_id": found.id,
-            "started_at": _iso(found.started_at),
-            "ended_at": _iso(found.ended_at),
+            "started_at": iso(found.started_at),
+            "ended_at": iso(found.ended_at),
             "attempts": bars,
         }
     )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    return (end - start).total_seconds() if start is not None and end is not None else None
 
 
 @router.get("/runs/{run_id}/metrics", response_model=RunMetricsOut)
@@ -183,7 +176,7 @@ def run_metrics(
     series: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for point in found.metrics():
         series.setdefault((point.node, point.name), []).append(
-            {"step": point.step, "value": point.value, "time": _iso(point.time)}
+            {"step": point.step, "value": point.value, "time": iso(point.time)}
         )
     return JsonResponse(
         {

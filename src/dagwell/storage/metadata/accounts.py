@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
+from dagwell.core.moments import iso
 from dagwell.core.roles import Role
 from dagwell.storage.metadata.tables import api_tokens, users
 from dagwell.storage.metadata.upsert import insert_new
@@ -73,8 +74,8 @@ class TokenInfo:
             "user": self.user,
             "label": self.label,
             "created_at": self.created_at.isoformat(),
-            "last_used_at": _iso(self.last_used_at),
-            "revoked_at": _iso(self.revoked_at),
+            "last_used_at": iso(self.last_used_at),
+            "revoked_at": iso(self.revoked_at),
             "revoked": self.revoked,
         }
 
@@ -256,7 +257,3 @@ def _token(row: Row[Any]) -> TokenInfo:
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
     )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None

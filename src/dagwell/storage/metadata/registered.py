@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from dagwell.core.moments import iso
 from dagwell.storage.metadata.tables import load_errors, pipelines
 from dagwell.storage.metadata.upsert import upsert
 
@@ -51,18 +52,14 @@ class RegisteredPipeline:
             "max_active_runs": self.max_active_runs,
             "schedule": self.schedule,
             "timezone": self.timezone,
-            "start_at": _iso(self.start_at),
+            "start_at": iso(self.start_at),
             "catchup": self.catchup,
             "schedule_params": dict(self.schedule_params),
-            "last_scheduled_for": _iso(self.last_scheduled_for),
-            "next_due_at": _iso(self.next_due_at),
+            "last_scheduled_for": iso(self.last_scheduled_for),
+            "next_due_at": iso(self.next_due_at),
             "active": self.active,
-            "updated_at": _iso(self.updated_at),
+            "updated_at": iso(self.updated_at),
         }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def get_pipeline(conn: Connection, name: str) -> RegisteredPipeline | None:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Float, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from dagwell.core.moments import iso, seconds_between
 from dagwell.core.states import RunState
 from dagwell.storage.metadata.tables import runs, task_runs
 
@@ -36,9 +37,7 @@ class RunBrief:
     @property
     def duration(self) -> float | None:
         """Seconds between start and end, or None while unknown."""
-        if self.started_at is None or self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at).total_seconds()
+        return seconds_between(self.started_at, self.ended_at)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -46,15 +45,11 @@ class RunBrief:
             "id": self.id,
             "status": self.status,
             "trigger": self.trigger,
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
             "duration": self.duration,
         }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def task_counts(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
