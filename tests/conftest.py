@@ -14,8 +14,9 @@ import pytest
 import dagwell as dw
 
 # The PostgreSQL fixtures (postgres_server, postgres_url), from tests/postgres_server.py,
-# and the S3 ones (s3_server, s3_url), from tests/s3_server.py.
-pytest_plugins = ["postgres_server", "s3_server"]
+# the S3 ones (s3_server, s3_url), from tests/s3_server.py, and a Dask LocalCluster
+# (dask_cluster), from tests/dask_cluster.py.
+pytest_plugins = ["postgres_server", "s3_server", "dask_cluster"]
 
 # In-process integration tests import their pipelines from this folder by module name, and
 # process-executor workers get the caller's sys.path, so put it there once, for both.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -169,27 +168,6 @@ class TestProcessExecutor(ExecutorContract):
             assert executor.workers == 3
         finally:
             executor.shutdown()
-
-
-@pytest.fixture(scope="module")
-def dask_cluster() -> Iterator[Any]:
-    """One real LocalCluster (2 worker processes) for the module, set up as dagwell advises."""
-    dask = pytest.importorskip("dask")
-    distributed = pytest.importorskip("distributed")
-    settings = {
-        "distributed.scheduler.allowed-failures": 0,
-        "distributed.scheduler.worker-saturation": 1.0,
-    }
-    with dask.config.set(settings):
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.WARNING,
-        )
-    with cluster:
-        yield cluster
 
 
 class TestDaskExecutor(ExecutorContract):

@@ -9,7 +9,6 @@ must read the run back as succeeded.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from dask_cluster import local_cluster
 from s3_server import S3Location
 
 pytestmark = pytest.mark.e2e
@@ -98,17 +98,7 @@ def test_a_temporary_dask_cluster(run_cli: Cli) -> None:
 def dask_cluster(s3_url: S3Location) -> Iterator[Any]:
     """A running Dask cluster, set up as the README advises; its workers inherit the S3
     variables ``s3_url`` set in this process, as a deployed worker has them."""
-    dask = pytest.importorskip("dask")
-    distributed = pytest.importorskip("distributed")
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.WARNING,
-        )
-    with cluster:
+    with local_cluster() as cluster:
         yield cluster
 
 

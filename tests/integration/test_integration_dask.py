@@ -7,7 +7,6 @@ and close its own.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 import dagwell as dw
+from dask_cluster import local_cluster
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -33,20 +33,7 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """A LocalCluster of 2 one-thread worker processes, each declaring ``GPU=1``."""
-    settings = {
-        "distributed.scheduler.allowed-failures": 0,
-        "distributed.scheduler.worker-saturation": 1.0,
-    }
-    with dask.config.set(settings):
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.WARNING,
-            resources={"GPU": 1},
-        )
-    with cluster:
+    with local_cluster(resources={"GPU": 1}) as cluster:
         yield cluster
 
 

@@ -12,7 +12,6 @@ workers get the S3 credentials in their environment, as a deployed worker would.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import pytest
 
 import dagwell as dw
 from dagwell.execution.attempt import read_log
+from dask_cluster import local_cluster
 from s3_server import S3Location, S3Server
 
 
@@ -50,22 +50,7 @@ def cluster(s3_server: S3Server) -> Iterator[Any]:
 
     The workers have the S3 credentials but no ``DAGWELL_S3_ENDPOINT``.
     """
-    dask = pytest.importorskip("dask")
-    distributed = pytest.importorskip("distributed")
-    config = {
-        "distributed.scheduler.allowed-failures": 0,
-        "distributed.scheduler.worker-saturation": 1.0,
-    }
-    with dask.config.set(config):
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.WARNING,
-            env={**s3_server.credentials, "DAGWELL_S3_ENDPOINT": ""},
-        )
-    with cluster:
+    with local_cluster(env={**s3_server.credentials, "DAGWELL_S3_ENDPOINT": ""}) as cluster:
         yield cluster
 
 
