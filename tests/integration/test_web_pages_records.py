@@ -175,6 +175,15 @@ def test_lineage_of_something_unknown_says_so(records: Records) -> None:
     assert "nosuchmodel" in answer.text and 'name="ref"' in answer.text
 
 
+def test_a_path_with_a_nul_byte_is_refused_not_a_server_error(records: Records) -> None:
+    """A NUL byte typed into a dataset path or a ref: the page says why, no 500."""
+    for url, status in [("/datasets?uri=a%00b", 422), ("/lineage?ref=a%00b", 404)]:
+        answer = records.client.get(url)
+        assert answer.status_code == status, url
+        assert "NUL byte" in answer.text, url
+    assert records.client.get("/api/v1/lineage?ref=a%00b").status_code == 422
+
+
 # -- datasets, models, alerts -----------------------------------------------------------------
 
 

@@ -24,7 +24,13 @@ _CHUNK = 1 << 22
 
 
 def resolve_uri(uri: str) -> str:
-    """Local paths made absolute (``~`` expanded); URLs with a scheme left as they are."""
+    """Local paths made absolute (``~`` expanded); URLs with a scheme left as they are.
+
+    A NUL byte, which no path can hold, is a :class:`DefinitionError` (a URL typed in a
+    page or a query may carry one).
+    """
+    if "\0" in uri:
+        raise DefinitionError(f"not a path or URL: {uri!r} (it holds a NUL byte)")
     if "://" in uri:
         return uri
     return str(Path(uri).expanduser().resolve())

@@ -52,6 +52,11 @@ def test_a_relative_path_is_recorded_absolute(
     assert resolve_uri("s3://bucket/key") == "s3://bucket/key"
 
 
+def test_a_path_with_a_nul_byte_is_a_definition_error() -> None:
+    with pytest.raises(DefinitionError, match="NUL byte"):
+        resolve_uri("data/a\0b.csv")
+
+
 def test_an_fsspec_url_is_hashed_like_the_same_local_content(tmp_path: Path) -> None:
     with fsspec.open("memory://datasets-test/rows.csv", "wb") as f:
         f.write(b"a,b\n1,2\n")
