@@ -89,6 +89,13 @@ PAGE_DECISIONS: dict[tuple[str, str], str] = {
     ("GET", "/models/{name}"): "view",
     ("POST", "/models/{name}/aliases"): "set_alias",
     ("GET", "/alerts"): "view",
+    ("GET", "/audit"): "view_audit",
+    ("GET", "/users"): "manage_users",
+    ("POST", "/users"): "manage_users",
+    ("POST", "/users/{name}/role"): "manage_users",
+    ("POST", "/users/{name}/remove"): "manage_users",
+    ("POST", "/tokens"): "manage_users",
+    ("POST", "/tokens/{token_id}/revoke"): "manage_users",
 }
 """Who may use each HTML page."""
 

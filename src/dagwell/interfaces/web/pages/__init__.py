@@ -13,7 +13,8 @@ for :func:`~dagwell.interfaces.web.app.create_app` together with :data:`STATIC_D
   previews, code files, resume and cancel;
 - :mod:`.compare`: ``/compare?run=A&run=B``;
 - :mod:`.lineage`: ``/lineage?ref=...``;
-- :mod:`.catalog`: ``/datasets``, ``/models``, ``/models/{name}``, ``/alerts``.
+- :mod:`.catalog`: ``/datasets``, ``/models``, ``/models/{name}``, ``/alerts``;
+- :mod:`.admin`: ``/audit`` and ``/users`` (users and API tokens), for admins.
 
 Every route declares one ``Depends(require(action))``; buttons a user may not press are
 not drawn (:func:`~dagwell.interfaces.web.pages.rendering.can`).
@@ -23,7 +24,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dagwell.interfaces.web.pages import catalog, compare, lineage, nodes, pipelines, run, runs
+from dagwell.interfaces.web.pages import (
+    admin,
+    catalog,
+    compare,
+    lineage,
+    nodes,
+    pipelines,
+    run,
+    runs,
+)
 from dagwell.interfaces.web.pages.errors import error_page
 from dagwell.interfaces.web.pages.rendering import STATIC_DIR
 
@@ -35,6 +45,7 @@ ROUTERS = (
     compare.router,
     lineage.router,
     catalog.router,
+    admin.router,
 )
 """Every page family's router, in the order they are included."""
 
