@@ -1,9 +1,11 @@
 """The app with its HTML pages, for the page tests: the API, the pages, the static files and
-the error page, as ``dagwell ui`` serves them; optionally with a fixed signed-in user."""
+the error page, as ``dagwell ui`` serves them; optionally with a fixed signed-in user, or
+a real one signed in through ``/login``."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -40,6 +42,29 @@ def pages_app(settings: dw.Settings, *, principal: Principal | None = None) -> F
         # user_middleware runs outermost first: appended, ours runs after sign-in's.
         app.user_middleware.append(Middleware(ActAs, principal=principal))
     return app
+
+
+def signed_in(settings: dw.Settings, name: str, password: str) -> tuple[TestClient, str]:
+    """A client of the app with users (as ``dagwell ui`` serves it) signed in as ``name``
+    through ``/login``, and its session's CSRF token (read from a page's meta tag)."""
+    import re
+
+    app = create_app(
+        settings,
+        open_mode=False,
+        routers=[pages.router],
+        static_dir=pages.STATIC_DIR,
+        error_page=pages.error_page,
+    )
+    app.state.login_throttle.delay = 0
+    client = TestClient(app)
+    login = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert login is not None
+    data = {"name": name, "password": password, "csrf_token": login[1]}
+    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+    session = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get("/").text)
+    assert session is not None
+    return client, session[1]
 
 
 def seed_runs(settings: dw.Settings, count: int, *, nodes: int = 3) -> list[str]:
