@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import dagwell as dw
+from dagwell_process import dagwell_env, run_dagwell
 
 # The PostgreSQL fixtures (postgres_server, postgres_url), from tests/postgres_server.py,
 # the S3 ones (s3_server, s3_url), from tests/s3_server.py, and a Dask LocalCluster
@@ -44,17 +44,9 @@ RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """Run ``dagwell ARGS...`` in a subprocess, in tmp_path, with DAGWELL_HOME in tmp_path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env["DAGWELL_HOME"] = str(tmp_path / "home")
+    env = dagwell_env({"DAGWELL_HOME": str(tmp_path / "home")})
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "dagwell.interfaces.cli.main", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_dagwell(tmp_path, env, *args)
 
     return run

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 
 import dagwell as dw
 from dagwell.tracking.accounts import authenticate_password, authenticate_token
+from dagwell_process import dagwell_env, run_dagwell
 
 pytestmark = pytest.mark.e2e
 
@@ -28,19 +27,10 @@ Dagwell = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture
 def dagwell(tmp_path: Path) -> Dagwell:
     """``run_cli`` with stdin: ``dagwell(*args, input="...")``; stdin is never a terminal."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env["DAGWELL_HOME"] = str(tmp_path / "home")
+    env = dagwell_env({"DAGWELL_HOME": str(tmp_path / "home")})
 
     def run(*args: str, input: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "dagwell.interfaces.cli.main", *args],
-            cwd=tmp_path,
-            env=env,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_dagwell(tmp_path, env, *args, input=input)
 
     return run
 

@@ -7,16 +7,16 @@ into files, and at no moment may more tasks of a pool run than it has slots.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from dagwell_process import dagwell_env, start_dagwell
 
 pytestmark = pytest.mark.e2e
 
@@ -68,16 +68,7 @@ def missing_pool():
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     """Start ``dagwell ARGS`` in the background, like ``run_cli`` but without waiting."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env["DAGWELL_HOME"] = str(tmp_path / "home")
-    return subprocess.Popen(
-        [sys.executable, "-m", "dagwell.interfaces.cli.main", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_dagwell(tmp_path, dagwell_env({"DAGWELL_HOME": str(tmp_path / "home")}), *args)
 
 
 def most_at_once(spans: list[tuple[float, float]]) -> int:

@@ -9,16 +9,15 @@ must read the run back as succeeded.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dagwell_process import dagwell_env, run_dagwell
 from dask_cluster import local_cluster
 from s3_server import S3Location
 
@@ -36,18 +35,10 @@ def outcome(result: subprocess.CompletedProcess[str]) -> str:
 
 def cli_with(folder: Path, variables: Mapping[str, str]) -> Cli:
     """``dagwell ARGS...`` in a subprocess in ``folder``, with only ``variables`` of dagwell's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env.update(variables)
+    env = dagwell_env(variables)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "dagwell.interfaces.cli.main", *args],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        return run_dagwell(folder, env, *args, timeout=180)
 
     return run
 

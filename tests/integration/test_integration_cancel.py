@@ -31,6 +31,7 @@ from dagwell.scheduling.daemon import Scheduler, utc_now
 from dagwell.storage.metadata import queue
 from dagwell.storage.metadata.store import NewTaskRun
 from dagwell.storage.shared import metadata_store
+from dagwell_process import dagwell_env, start_dagwell
 
 RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
 PIPELINE = f"{Path(p.__file__)}:long_wait"
@@ -43,16 +44,7 @@ def start_cli(settings: dw.Settings) -> Iterator[Callable[..., subprocess.Popen[
     started: list[subprocess.Popen[str]] = []
 
     def start(folder: Path, *args: str) -> subprocess.Popen[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-        env["DAGWELL_HOME"] = str(settings.home)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dagwell.interfaces.cli.main", *args],
-            cwd=folder,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_dagwell(folder, dagwell_env({"DAGWELL_HOME": str(settings.home)}), *args)
         started.append(process)
         return process
 

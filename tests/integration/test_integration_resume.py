@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -14,22 +12,15 @@ import pipelines_for_tests as p
 import pytest
 
 import dagwell as dw
+from dagwell_process import dagwell_env, start_dagwell
 
 
 def start_cli(
     folder: Path, settings: dw.Settings, *args: str, capture: bool = False
 ) -> subprocess.Popen[str]:
     """Start ``dagwell ARGS`` in the background, recording into ``settings.home``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env["DAGWELL_HOME"] = str(settings.home)
-    output = subprocess.PIPE if capture else subprocess.DEVNULL
-    return subprocess.Popen(
-        [sys.executable, "-m", "dagwell.interfaces.cli.main", *args],
-        cwd=folder,
-        env=env,
-        stdout=output,
-        stderr=output,
-        text=True,
+    return start_dagwell(
+        folder, dagwell_env({"DAGWELL_HOME": str(settings.home)}), *args, capture=capture
     )
 
 
