@@ -138,6 +138,8 @@ def test_lineage_of_a_model_draws_the_way_back_to_its_dataset(records: Records) 
     ):
         assert f'data-node="{node}' in html, node
     assert 'data-state="succeeded"' in html  # tasks coloured by state
+    assert 'data-state="record"' in html and ">dataset, artifact or model<" in html
+    assert ">pending<" not in html  # records are not tasks waiting to run
     assert f'href="/runs/{run.id}?node=summarize"' in html
     assert 'href="/models/row_model"' in html
     assert 'href="/datasets?uri=' in html

@@ -145,7 +145,7 @@ def describe(kind: str, ref: str, label: str) -> dict[str, Any]:
     """A lineage node with the pages it links to and the colour it is drawn in (tasks by
     their state; datasets, artifacts and models grey)."""
     links: list[tuple[str, str]] = []
-    state = "pending"
+    state = "record"
     if kind == "task":
         run_id, _, node = ref.partition(":")
         links.append(("run", f"/runs/{run_id}?" + urlencode({"node": node})))

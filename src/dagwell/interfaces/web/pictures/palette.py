@@ -44,6 +44,8 @@ STATES: dict[str, Swatch] = {
     "failed": Swatch("failed", "#fecaca", "#dc2626", "#7f1d1d"),
     "upstream_failed": Swatch("upstream failed", "#fed7aa", "#ea580c", "#7c2d12", dashed=True),
     "cancelled": Swatch("cancelled", "#f5d0fe", "#a21caf", "#701a75"),
+    # Not a state: a lineage box that is a record (a dataset, an artifact, a model).
+    "record": Swatch("dataset, artifact or model", "#e2e8f0", "#475569", "#1e293b"),
 }
 """Every state the UI draws, by its value, in the order legends list them."""
 
