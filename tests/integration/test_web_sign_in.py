@@ -554,3 +554,21 @@ def test_open_mode_says_everyone_is_an_anonymous_admin(tmp_path: Path) -> None:
         assert client.get("/login", follow_redirects=False).headers["location"] == "/"
         # No users exist, so no token can be good: an open UI ignores them.
         assert client.get("/api/v1/me", headers=bearer("dwt_x")).status_code == 200
+
+
+def test_a_server_that_started_open_stops_serving_once_a_user_is_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagwell.interfaces.web import access
+
+    monkeypatch.setattr(access, "OPEN_RECHECK_SECONDS", 0.0)
+    settings = dw.Settings.from_env({}, home=tmp_path / "home")
+    with TestClient(create_app(settings, open_mode=True)) as client:
+        assert client.get("/api/v1/runs").status_code == 200
+
+        accounts.add_user("ada", "admin", password=PASSWORDS["ada"], settings=settings)
+        refused = client.get("/api/v1/runs")
+
+    assert refused.status_code == 503
+    assert "a user has been added since" in refused.json()["error"]
+    assert "restart dagwell ui" in refused.json()["hint"]

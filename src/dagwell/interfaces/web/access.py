@@ -21,11 +21,13 @@ Two parts:
   request would have changed something.
 
 In open mode (loopback, no users) everyone is an anonymous admin, and every response
-carries ``X-Dagwell-Access: open``.
+carries ``X-Dagwell-Access: open``. Once a user is added, a server that started open
+answers 503 to everything until it is restarted (and then asks everyone to sign in).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
@@ -54,6 +56,9 @@ SIGN_IN = "sign_in"
 
 PUBLIC_ACTIONS = frozenset({HEALTH, SIGN_IN})
 """The actions that need no sign-in; every other is an :class:`~dagwell.core.roles.Action`."""
+
+OPEN_RECHECK_SECONDS = 2.0
+"""How often a server that started open looks whether a user has been added since."""
 
 ACCESS_HEADER = "X-Dagwell-Access"
 """Response header saying how the UI is protected (``open`` when it is not)."""
@@ -217,10 +222,22 @@ class AccessMiddleware:
         self.settings = settings
         self.open_mode = open_mode
         self.cookies = cookies
+        self._users_checked_at = -OPEN_RECHECK_SECONDS
+        self._users_appeared = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.open_mode and await self._closed_since_start():
+            await self._refuse(
+                scope,
+                receive,
+                send,
+                503,
+                "this server started open, with no users, and a user has been added since",
+                "restart dagwell ui: with users, it asks everyone to sign in",
+            )
             return
         request = Request(scope)
         path = request.url.path
@@ -272,6 +289,19 @@ class AccessMiddleware:
                         )
                         return
         await self.app(scope, receive, _adding(send, extra))
+
+    async def _closed_since_start(self) -> bool:
+        """Whether a user exists now, on a server that started open (checked every few
+        seconds): then it serves nothing, rather than go on letting everyone in."""
+        if not self._users_appeared and time.monotonic() - self._users_checked_at >= (
+            OPEN_RECHECK_SECONDS
+        ):
+            from dagwell.tracking.accounts import count_users
+
+            self._users_checked_at = time.monotonic()
+            users = await run_in_threadpool(count_users, settings=self.settings)
+            self._users_appeared = users > 0
+        return self._users_appeared
 
     async def _token(self, request: Request, secret: str) -> bool:
         from dagwell.tracking.accounts import authenticate_token
