@@ -93,3 +93,22 @@ def test_a_running_attempt_s_output_can_be_read_before_it_ends(
     assert "loading the data" in ended and "all done" in ended
     assert attempt.log_path is not None
     assert not os.path.lexists(attempt.log_path + LIVE_SUFFIX), "the live link is removed"
+
+
+def test_a_live_link_leading_through_another_link_is_not_followed(tmp_path: Path) -> None:
+    """Only a worker's own scratch file is read: a planted link in the temporary folder that
+    points on to another file leads nowhere."""
+    import tempfile
+
+    from dagwell.execution.capture import SCRATCH_PREFIX, live_log_target
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a log")
+    relay = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}relay-{os.getpid()}"
+    relay.symlink_to(secret)
+    try:
+        log = tmp_path / "slow.1.log"
+        Path(str(log) + LIVE_SUFFIX).symlink_to(relay)
+        assert live_log_target(str(log)) is None
+    finally:
+        relay.unlink()

@@ -27,7 +27,10 @@ def parse_moment(text: str, *, now: datetime) -> datetime:
     """
     text = text.strip()
     if text[-1:] in _SPAN_UNITS and text[:-1].isdigit():
-        return now - timedelta(seconds=int(text[:-1]) * _SPAN_UNITS[text[-1]])
+        try:
+            return now - timedelta(seconds=int(text[:-1]) * _SPAN_UNITS[text[-1]])
+        except OverflowError:
+            raise DefinitionError(f"{text!r} reaches back further than any date") from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

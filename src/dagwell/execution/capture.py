@@ -124,12 +124,12 @@ def live_log_target(log_path: str) -> str | None:
         target = os.readlink(log_path + LIVE_SUFFIX)
     except OSError:
         return None
-    folder, name = os.path.split(target)
-    if not name.startswith(SCRATCH_PREFIX) or os.path.realpath(folder) != os.path.realpath(
-        tempfile.gettempdir()
-    ):
+    # The file itself, not another link: a link in the temporary folder could lead anywhere.
+    real = os.path.realpath(target)
+    folder, name = os.path.split(real)
+    if not name.startswith(SCRATCH_PREFIX) or folder != os.path.realpath(tempfile.gettempdir()):
         return None
-    return target
+    return real
 
 
 def _copy_out(fd: int, size: int, log_path: str) -> None:

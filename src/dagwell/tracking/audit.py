@@ -12,7 +12,7 @@ alias changes, user and token changes), refused ones included; ``dagwell users``
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -65,11 +65,9 @@ def record_audit(
         raise DefinitionError(f"audit outcome must be one of {OUTCOMES}, got {outcome!r}")
     if source not in SOURCES:
         raise DefinitionError(f"audit source must be one of {SOURCES}, got {source!r}")
-    facts = dict(detail or {})
-    try:
-        json.dumps(facts, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise DefinitionError(f"audit detail must be plain JSON: {exc}") from None
+    # An action already taken is recorded whatever its detail holds: what is not plain JSON
+    # (a NaN param, an object) is kept as text rather than lose the entry.
+    facts = _plain(dict(detail or {}))
     store = metadata_store((settings or Settings.from_env()).db_url)
     with store.transaction() as tx:
         return queries.append(
@@ -106,3 +104,16 @@ def list_audit(
     store = metadata_store((settings or Settings.from_env()).db_url)
     with store.reading() as conn:
         return queries.list_entries(conn, actor=actor, action=action, since=since, limit=limit)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as strict JSON: non-finite floats and other objects become their text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return str(value)

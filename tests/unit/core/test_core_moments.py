@@ -47,3 +47,8 @@ def test_seconds_between_two_moments_and_none_while_either_is_unknown() -> None:
     assert seconds_between(NOW, NOW + timedelta(seconds=12.5)) == 12.5
     assert seconds_between(None, NOW) is None
     assert seconds_between(NOW, None) is None
+
+
+def test_a_span_further_back_than_any_date_is_a_definition_error() -> None:
+    with pytest.raises(DefinitionError, match="further than any date"):
+        parse_moment("9999999999d", now=NOW)

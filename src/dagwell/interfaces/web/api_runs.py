@@ -52,7 +52,7 @@ def list_runs(
     trigger: Trigger | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(description="the 'next' of the previous page")] = None,
-    offset: Annotated[int, Query(ge=0, description="runs to skip; cursor is faster")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31, description="runs to skip; cursor is faster")] = 0,
 ) -> dict[str, Any]:
     """Runs, newest first, filtered; each with how many of its nodes are in each state."""
     from dagwell.execution.reports import run_page
