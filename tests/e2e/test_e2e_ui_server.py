@@ -239,3 +239,18 @@ def test_with_a_user_on_any_address_people_sign_in_and_scripts_use_tokens(
 
     log = dagwell("audit", "--json").stdout
     assert '"login"' in log and '"denied"' in log
+
+
+def test_an_open_server_refuses_requests_for_another_host_name(
+    server: tuple[httpx.Client, Any, Path],
+) -> None:
+    """A page elsewhere that rebinds its own name to 127.0.0.1 (DNS rebinding) is refused."""
+    client, _, _ = server
+
+    rebound = client.post(
+        "/api/v1/pipelines/hello/runs", json={"params": {}}, headers={"Host": "attacker.example"}
+    )
+    local = client.get("/api/v1/health", headers={"Host": "localhost:8765"})
+
+    assert rebound.status_code == 400
+    assert local.status_code == 200
