@@ -572,3 +572,26 @@ def test_a_server_that_started_open_stops_serving_once_a_user_is_added(
     assert refused.status_code == 503
     assert "a user has been added since" in refused.json()["error"]
     assert "restart dagwell ui" in refused.json()["hint"]
+
+
+def test_guesses_sent_all_at_once_are_throttled_like_guesses_in_a_row(store: Store) -> None:
+    import asyncio
+
+    import httpx
+
+    app = make_app(store)
+
+    async def guess_many() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
+            form = await web.get("/login")
+            found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert found is not None
+            data = {"name": "otto", "password": "not otto's password", "csrf_token": found[1]}
+            answers = await asyncio.gather(*(web.post("/login", data=data) for _ in range(12)))
+            return [answer.status_code for answer in answers]
+
+    codes = asyncio.run(guess_many())
+
+    assert codes.count(401) <= 5, codes
+    assert codes.count(429) >= 7, codes

@@ -141,9 +141,11 @@ async def login(
 
     from dagwell.tracking.accounts import authenticate_password
 
+    # Counted as a failure before the check, with no await in between: guesses sent all at
+    # once are throttled like guesses sent one after another. A success clears it.
+    throttle.failed(key)
     user = await run_in_threadpool(authenticate_password, name, password, settings=state.settings)
     if user is None:
-        throttle.failed(key)
         await _audit(request, name, "denied", {"reason": "wrong name or password", "ip": address})
         await asyncio.sleep(throttle.delay)
         return _form(request, target, name=name, error=_GENERIC_FAILURE, status=401)
