@@ -3,16 +3,20 @@
 Each gets an environment made by :func:`dagwell_env`: this process's, without any
 ``DAGWELL_`` variable (so a developer's own settings never leak in), plus the ones the test
 gives, usually ``DAGWELL_HOME`` in its tmp_path. :func:`run_dagwell` waits for the command;
-:func:`start_dagwell` leaves it running.
+:func:`start_dagwell` leaves it running; :func:`free_port` and :func:`until` help wait for a
+server it starts.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 DAGWELL = [sys.executable, "-m", "dagwell.interfaces.cli.main"]
 """The command line of ``dagwell``, from this interpreter's installation."""
@@ -68,3 +72,22 @@ def start_dagwell(
         stderr=output,
         text=True,
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def until(check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
+    """Call ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout} s waiting for {check}")
+        time.sleep(every)

@@ -16,18 +16,18 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from dagwell_process import free_port, until
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -110,24 +110,6 @@ FLOWS = textwrap.dedent(
 
 
 # -- the server -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def until(check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
-    """Call ``check`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout} s waiting for {check}")
-        time.sleep(every)
 
 
 def dagwell(folder: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> str:

@@ -11,17 +11,17 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from dagwell_process import dagwell_env, free_port, until
 
 pytestmark = pytest.mark.e2e
 
@@ -46,28 +46,8 @@ FLOWS = textwrap.dedent(
 DAGWELL = [sys.executable, "-m", "dagwell.interfaces.cli.main"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def environment(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGWELL_")}
-    env["DAGWELL_HOME"] = str(tmp_path / "home")
-    return env
-
-
-def until(check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
-    """Call ``check`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout} s waiting for {check}")
-        time.sleep(every)
+    return dagwell_env({"DAGWELL_HOME": str(tmp_path / "home")})
 
 
 @contextlib.contextmanager
