@@ -108,21 +108,32 @@ def nice_ticks(low: float, high: float, *, integral: bool = False) -> list[float
     [4.0, 5.0, 6.0]
     """
     if low == high:
-        pad = 1.0 if integral or low == 0 else abs(low) * 0.1
+        # Values too small to widen by a tenth (zero, subnormals) are widened by one.
+        pad = 1.0 if integral or abs(low) < 1e-300 else abs(low) * 0.1
         low, high = low - pad, high + pad
-    rough = (high - low) / (TICKS + 2)
+    # A step finer than about 1e-12 of the values cannot be told apart in a float: a range
+    # that narrow is shown wider, so that neighbouring ticks stay distinct numbers.
+    rough = max((high - low) / (TICKS + 2), max(abs(low), abs(high)) * 1e-12)
     if not math.isfinite(rough) or rough <= 0:  # values near the float limits
         return [low, high]
     magnitude = 10.0 ** math.floor(math.log10(rough))
     # The finest step that needs at most TICKS + 2 intervals once rounded outwards.
     for m in (1, 2, 5, 10, 20, 50, 100):
         step = max(m * magnitude, 1.0) if integral else m * magnitude
+        # Rounded to the step's own precision, so that 3 * 0.2 is 0.6, not 0.6000000000000001.
+        decimals = max(0, 1 - math.floor(math.log10(step)))
         first, last = math.floor(low / step), math.ceil(high / step)
+        # Both the division and the rounding may land a hair inside the range; step out.
+        while round(first * step, decimals) > low:
+            first -= 1
+        while round(last * step, decimals) < high:
+            last += 1
         if last - first <= TICKS + 2:
             break
-    # Rounded to the step's own precision, so that 3 * 0.2 is 0.6, not 0.6000000000000001.
-    decimals = max(0, 1 - math.floor(math.log10(step)))
-    return [round(k * step, decimals) for k in range(first, last + 1)]
+    if first == last:  # a value so large that widening it by one changed nothing
+        first, last = first - 1, last + 1
+    ticks = [round(k * step, decimals) for k in range(first, last + 1)]
+    return ticks if math.isfinite(ticks[0]) and math.isfinite(ticks[-1]) else [low, high]
 
 
 def format_tick(value: float, ticks: list[float]) -> str:
@@ -133,6 +144,8 @@ def format_tick(value: float, ticks: list[float]) -> str:
     """
     step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else abs(value) or 1.0
     largest = max(abs(t) for t in ticks)
+    if not (0 < step < math.inf):  # ticks at the float limits, or one repeated value
+        return f"{value:g}"
     if largest >= 1e6 or step < 1e-4:
         # Enough significant digits that neighbouring ticks read differently.
         digits = min(17, max(1, math.ceil(math.log10(largest / step)) + 1))
@@ -156,12 +169,18 @@ class _Plot:
         self.y_domain = (0.0, 1.0)
 
     def x(self, value: float) -> float:
-        low, high = self.x_domain
-        return self.left + (value - low) / (high - low) * self.width
+        return self.left + _fraction(value, self.x_domain) * self.width
 
     def y(self, value: float) -> float:
-        low, high = self.y_domain
-        return self.top + self.height - (value - low) / (high - low) * self.height
+        return self.top + self.height - _fraction(value, self.y_domain) * self.height
+
+
+def _fraction(value: float, domain: tuple[float, float]) -> float:
+    """Where ``value`` lies in ``domain``, 0 at its low end and 1 at its high end. Halved
+    first so that a domain spanning the whole float range does not overflow; a domain of one
+    value puts everything in the middle."""
+    low, high = domain[0] / 2, domain[1] / 2
+    return (value / 2 - low) / (high - low) if high > low else 0.5
 
 
 def _axes(
