@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 import dagwell as dw
@@ -30,6 +31,11 @@ if _INTEGRATION not in sys.path:
 # reset to the default in them, so they stop on Ctrl-C as they would in a terminal.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# `pytest --hypothesis-profile=thorough` tries many more examples per property test: run it
+# after changing code that a property test covers, since CI draws fresh examples each time.
+hypothesis.settings.register_profile("thorough", max_examples=5000, deadline=None)
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         accounts.add_user(name, role, settings=settings)  # no password: sessions made here
         _, token = accounts.create_token(name, settings=settings)
         callers.append(Who(f"{role} token", role, {"Authorization": f"Bearer {token}"}))
-        session = codec.start(name, f"csrf-of-{name}")
+        session = codec.start(name, f"csrf-of-{name}", accounts.password_stamp(None))
         cookie = {"Cookie": f"{SESSION_COOKIE}={codec.encode(session)}"}
         # The CSRF token is sent with every request: this is about roles, not forgery.
         headers = {**cookie, "X-CSRF-Token": session.csrf_token}

@@ -264,6 +264,28 @@ def test_a_changed_role_counts_at_the_next_request(store: Store) -> None:
         assert client.get("/api/v1/me").json()["role"] == "operator"
 
 
+def test_a_changed_password_signs_out_every_session_begun_with_the_old_one(
+    store: Store,
+) -> None:
+    """Someone who learned the old password, and is signed in with it, is shut out by a new
+    one; the owner signs in again with the new password."""
+    old, new = "pwd's first secret", "pwd's second secret"
+    accounts.add_user("pwd", "operator", password=old, settings=store.settings)
+    with TestClient(make_app(store)) as intruder, TestClient(make_app(store)) as owner:
+        assert sign_in(intruder, "pwd", old).status_code == 303
+        assert sign_in(owner, "pwd", old).status_code == 303
+        accounts.set_password("pwd", new, settings=store.settings)
+        for client in (intruder, owner):
+            refused = client.get("/api/v1/me")
+            assert refused.status_code == 401
+            assert any("Max-Age=0" in c for c in set_cookies(refused)), "cookie deleted"
+        assert sign_in(owner, "pwd", old).status_code == 401
+        assert sign_in(owner, "pwd", new).status_code == 303
+        assert owner.get("/api/v1/me").json()["name"] == "pwd"
+        accounts.set_password("pwd", None, settings=store.settings)  # tokens only from now on
+        assert owner.get("/api/v1/me").status_code == 401
+
+
 # -- failed sign-ins ------------------------------------------------------------------------
 
 

@@ -96,6 +96,32 @@ def get_user(name: str, *, settings: Settings | None = None) -> User:
         return _existing(conn, name)
 
 
+def user_and_stamp(name: str, *, settings: Settings | None = None) -> tuple[User, str] | None:
+    """User ``name`` with the stamp of their current password (see :func:`password_stamp`),
+    or None when there is no such user. The web app checks a session's stamp against it on
+    every request, so a changed or removed password signs that user's browsers out.
+
+    >>> user, stamp = user_and_stamp("ada")
+    """
+    with _store(settings).reading() as conn:
+        found = queries.user_and_hash(conn, name)
+    if found is None:
+        return None
+    user, stored = found
+    return user, password_stamp(stored)
+
+
+def password_stamp(password_hash: str | None) -> str:
+    """A short fingerprint of a stored password hash, kept in session cookies: it changes
+    whenever the password does, and tells nothing about the password (the hash's salt is
+    not in it).
+
+    >>> password_stamp(None) == password_stamp(None) != password_stamp("$argon2id$...")
+    True
+    """
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
 def list_users(*, settings: Settings | None = None) -> list[User]:
     """Every user, by name.
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
@@ -44,9 +44,6 @@ from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.sessions import SESSION_COOKIE, SessionCookies
 from dagwell.interfaces.web.state import web_state
 from dagwell.settings import Settings
-
-if TYPE_CHECKING:
-    from dagwell.tracking.accounts import User
 
 HEALTH = "health"
 """The health probe: anyone may ask, signed in or not (load balancers do)."""
@@ -316,15 +313,19 @@ class AccessMiddleware:
         self, request: Request, extra: list[tuple[bytes, bytes]], *, https: bool
     ) -> str | None:
         """Signs the request in from its session cookie; the session's CSRF token, or None
-        (and the cookie deleted) when the session is over or its user is gone."""
+        (and the cookie deleted) when the session is over, its user is gone, or their
+        password changed since it began."""
+        from dagwell.tracking.accounts import user_and_stamp
+
         codec = await self.cookies.codec()
         session = codec.decode(request.cookies[SESSION_COOKIE])
-        user = None
+        found = None
         if session is not None:
-            user = await run_in_threadpool(_user_or_none, session.user, self.settings)
-        if session is None or user is None:
+            found = await run_in_threadpool(user_and_stamp, session.user, settings=self.settings)
+        if session is None or found is None or found[1] != session.stamp:
             extra.append(self.cookies.clear(https=https))
             return None
+        user = found[0]
         request.state.principal = Principal(user.name, user.role, via="session", source="ui")
         request.state.csrf_token = session.csrf_token
         renewed = codec.refreshed(session)
@@ -337,16 +338,6 @@ class AccessMiddleware:
     ) -> None:
         answer = problems.render(Request(scope, receive), status, error, hint)
         await answer(scope, receive, send)
-
-
-def _user_or_none(name: str, settings: Settings) -> User | None:
-    from dagwell.errors import NotFoundError
-    from dagwell.tracking.accounts import get_user
-
-    try:
-        return get_user(name, settings=settings)
-    except NotFoundError:
-        return None
 
 
 def _adding(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:

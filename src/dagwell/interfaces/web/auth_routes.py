@@ -139,7 +139,7 @@ async def login(
         refused.headers["Retry-After"] = str(math.ceil(wait))
         return refused
 
-    from dagwell.tracking.accounts import authenticate_password
+    from dagwell.tracking.accounts import authenticate_password, user_and_stamp
 
     # Counted as a failure before the check, with no await in between: guesses sent all at
     # once are throttled like guesses sent one after another. A success clears it.
@@ -153,7 +153,10 @@ async def login(
     await _audit(request, user.name, "ok", {"ip": address})
     cookies: SessionCookies = request.app.state.sessions
     codec = await cookies.codec()
-    session = codec.start(user.name, csrf.new_token())  # a new token: nothing carried over
+    # Read after the check, which may have rehashed the password with newer parameters.
+    found = await run_in_threadpool(user_and_stamp, user.name, settings=state.settings)
+    stamp = found[1] if found is not None else ""
+    session = codec.start(user.name, csrf.new_token(), stamp)  # a new token: nothing carried
     response = RedirectResponse(target, status_code=303)
     response.raw_headers.append(cookies.issue(codec, session, https=_https(request)))
     response.raw_headers.append(_login_cookie(request, "", max_age=0, secure=cookies.secure))

@@ -5,7 +5,9 @@ when it was issued and when it was last signed, signed (HMAC-SHA256, itsdangerou
 install's ``session`` secret from :func:`dagwell.tracking.accounts.install_secret`. Every
 server on one metadata database therefore accepts the others' cookies, and a restart signs
 nobody out. The user is looked up on every request (:mod:`~dagwell.interfaces.web.access`),
-so a removed user or a changed role counts at once.
+so a removed user or a changed role counts at once; the cookie also holds a stamp of the
+password it was signed in with (:func:`dagwell.tracking.accounts.password_stamp`), so a
+changed password ends every session begun with the old one.
 
 A session ends after :data:`IDLE_TIMEOUT` without a request, or :data:`MAX_LIFETIME`
 after sign-in whatever happens; the cookie is signed again (so its idle clock restarts) at
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
@@ -44,16 +46,18 @@ _SALT = "dagwell.session"
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in browser: ``user``, the ``csrf_token`` its forms send back, and when the
-    session was ``issued`` and last ``signed`` (seconds since the epoch).
+    """A signed-in browser: ``user``, the ``csrf_token`` its forms send back, when the
+    session was ``issued`` and last ``signed`` (seconds since the epoch), and the ``stamp``
+    of the password it signed in with.
 
-    >>> Session("ada", csrf_token="k3Yq...", issued=1767225600.0, signed=1767225600.0)
+    >>> Session("ada", "k3Yq...", issued=1767225600.0, signed=1767225600.0, stamp="9f86d081")
     """
 
     user: str
     csrf_token: str
     issued: float
     signed: float
+    stamp: str = ""
 
 
 class SessionCodec:
@@ -62,7 +66,7 @@ class SessionCodec:
     ``clock`` gives the time in seconds since the epoch (tests pass their own).
 
     >>> codec = SessionCodec(install_secret("session"))
-    >>> codec.decode(codec.encode(Session("ada", "tok", time.time(), time.time()))).user
+    >>> codec.decode(codec.encode(Session("ada", "tok", time.time(), time.time(), "9f86"))).user
     'ada'
     """
 
@@ -83,10 +87,10 @@ class SessionCodec:
         self.max_lifetime = max_lifetime
         self.clock = clock
 
-    def start(self, user: str, csrf_token: str) -> Session:
-        """A new session of ``user``, issued now."""
+    def start(self, user: str, csrf_token: str, stamp: str) -> Session:
+        """A new session of ``user``, signed in with the password of ``stamp``, issued now."""
         now = self.clock()
-        return Session(user, csrf_token, issued=now, signed=now)
+        return Session(user, csrf_token, issued=now, signed=now, stamp=stamp)
 
     def encode(self, session: Session) -> str:
         """The cookie value for ``session``, signed as it is."""
@@ -95,6 +99,7 @@ class SessionCodec:
             "c": session.csrf_token,
             "i": session.issued,
             "s": session.signed,
+            "p": session.stamp,
         }
         return self._serializer.dumps(payload)
 
@@ -108,7 +113,11 @@ class SessionCodec:
             return None
         try:
             session = Session(
-                str(payload["u"]), str(payload["c"]), float(payload["i"]), float(payload["s"])
+                str(payload["u"]),
+                str(payload["c"]),
+                float(payload["i"]),
+                float(payload["s"]),
+                str(payload.get("p", "")),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -124,7 +133,7 @@ class SessionCodec:
         now = self.clock()
         if now - session.signed < RESIGN_AFTER:
             return None
-        return Session(session.user, session.csrf_token, session.issued, signed=now)
+        return replace(session, signed=now)
 
     @property
     def cookie_max_age(self) -> int:

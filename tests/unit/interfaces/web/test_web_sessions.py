@@ -22,7 +22,7 @@ class Clock:
 
 def test_a_session_survives_the_round_trip() -> None:
     codec = SessionCodec("secret", clock=Clock())
-    session = codec.start("ada", "tok")
+    session = codec.start("ada", "tok", "st4mp")
     assert codec.decode(codec.encode(session)) == session
 
 
@@ -40,14 +40,14 @@ def test_a_cookie_signed_with_another_secret_or_edited_is_refused() -> None:
 def test_a_session_ends_after_idle_timeout_and_after_max_lifetime() -> None:
     clock = Clock()
     codec = SessionCodec("secret", clock=clock)
-    session = codec.start("ada", "tok")
+    session = codec.start("ada", "tok", "st4mp")
     value = codec.encode(session)
     clock.now += IDLE_TIMEOUT - 1
     assert codec.decode(value) == session
     clock.now += 2
     assert codec.decode(value) is None
 
-    busy = codec.start("ada", "tok")  # renewed all the time, yet it ends
+    busy = codec.start("ada", "tok", "st4mp")  # renewed all the time, yet it ends
     clock.now += MAX_LIFETIME + 1
     assert codec.decode(codec.encode(Session("ada", "tok", busy.issued, clock.now))) is None
 
@@ -55,12 +55,17 @@ def test_a_session_ends_after_idle_timeout_and_after_max_lifetime() -> None:
 def test_a_session_is_signed_again_only_now_and_then() -> None:
     clock = Clock()
     codec = SessionCodec("secret", clock=clock)
-    session = codec.start("ada", "tok")
+    session = codec.start("ada", "tok", "st4mp")
     assert codec.refreshed(session) is None
     clock.now += RESIGN_AFTER
     renewed = codec.refreshed(session)
     assert renewed is not None
-    assert (renewed.user, renewed.csrf_token, renewed.issued) == ("ada", "tok", session.issued)
+    assert (renewed.user, renewed.csrf_token, renewed.issued, renewed.stamp) == (
+        "ada",
+        "tok",
+        session.issued,
+        "st4mp",
+    )
     assert renewed.signed == clock.now
 
 
