@@ -8,6 +8,7 @@ be placed, so they are left out and the chart says how many, per series.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping
 
 from dagwell.interfaces.web.pictures import palette
@@ -110,7 +111,7 @@ def nice_ticks(low: float, high: float, *, integral: bool = False) -> list[float
     if low == high:
         # Values too small to widen by a tenth (zero, subnormals) are widened by one.
         pad = 1.0 if integral or abs(low) < 1e-300 else abs(low) * 0.1
-        low, high = low - pad, high + pad
+        low, high = max(low - pad, -sys.float_info.max), min(high + pad, sys.float_info.max)
     # A step finer than about 1e-12 of the values cannot be told apart in a float: a range
     # that narrow is shown wider, so that neighbouring ticks stay distinct numbers.
     rough = max((high - low) / (TICKS + 2), max(abs(low), abs(high)) * 1e-12)
