@@ -578,22 +578,27 @@ def test_open_mode_says_everyone_is_an_anonymous_admin(tmp_path: Path) -> None:
         assert client.get("/api/v1/me", headers=bearer("dwt_x")).status_code == 200
 
 
-def test_a_server_that_started_open_stops_serving_once_a_user_is_added(
+def test_a_server_that_started_open_asks_everyone_to_sign_in_once_a_user_is_added(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagwell.interfaces.web import access
 
     monkeypatch.setattr(access, "OPEN_RECHECK_SECONDS", 0.0)
     settings = dw.Settings.from_env({}, home=tmp_path / "home")
-    with TestClient(create_app(settings, open_mode=True)) as client:
+    app = create_app(settings, open_mode=True, routers=[stand_in_pages()])
+    with TestClient(app) as client:
         assert client.get("/api/v1/runs").status_code == 200
 
         accounts.add_user("ada", "admin", password=PASSWORDS["ada"], settings=settings)
         refused = client.get("/api/v1/runs")
+        assert refused.status_code == 401
+        assert access.ACCESS_HEADER not in refused.headers
+        page = client.get("/page", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")
 
-    assert refused.status_code == 503
-    assert "a user has been added since" in refused.json()["error"]
-    assert "restart dagwell ui" in refused.json()["hint"]
+        assert sign_in(client, "ada", PASSWORDS["ada"]).status_code == 303
+        me = client.get("/api/v1/me").json()
+        assert (me["name"], me["via"], me["open"]) == ("ada", "session", False)
 
 
 def test_guesses_sent_all_at_once_are_throttled_like_guesses_in_a_row(store: Store) -> None:

@@ -21,12 +21,14 @@ Two parts:
   request would have changed something.
 
 In open mode (loopback, no users) everyone is an anonymous admin, and every response
-carries ``X-Dagwell-Access: open``. Once a user is added, a server that started open
-answers 503 to everything until it is restarted (and then asks everyone to sign in).
+carries ``X-Dagwell-Access: open``. Once a user is added (seen within
+:data:`OPEN_RECHECK_SECONDS`), a server that started open stops being open and asks everyone
+to sign in, as one started with users does.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -56,6 +58,8 @@ PUBLIC_ACTIONS = frozenset({HEALTH, SIGN_IN})
 
 OPEN_RECHECK_SECONDS = 2.0
 """How often a server that started open looks whether a user has been added since."""
+
+log = logging.getLogger(__name__)
 
 ACCESS_HEADER = "X-Dagwell-Access"
 """Response header saying how the UI is protected (``open`` when it is not)."""
@@ -220,22 +224,13 @@ class AccessMiddleware:
         self.open_mode = open_mode
         self.cookies = cookies
         self._users_checked_at = -OPEN_RECHECK_SECONDS
-        self._users_appeared = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.open_mode and await self._closed_since_start():
-            await self._refuse(
-                scope,
-                receive,
-                send,
-                503,
-                "this server started open, with no users, and a user has been added since",
-                "restart dagwell ui: with users, it asks everyone to sign in",
-            )
-            return
+        if self.open_mode and await self._users_added_since_start():
+            self._close(scope)
         request = Request(scope)
         path = request.url.path
         request.state.csrf_token = ""
@@ -287,18 +282,24 @@ class AccessMiddleware:
                         return
         await self.app(scope, receive, _adding(send, extra))
 
-    async def _closed_since_start(self) -> bool:
-        """Whether a user exists now, on a server that started open (checked every few
-        seconds): then it serves nothing, rather than go on letting everyone in."""
-        if not self._users_appeared and time.monotonic() - self._users_checked_at >= (
-            OPEN_RECHECK_SECONDS
-        ):
-            from dagwell.tracking.accounts import count_users
+    async def _users_added_since_start(self) -> bool:
+        """Whether a user exists now, on a server that started open (checked every
+        :data:`OPEN_RECHECK_SECONDS`)."""
+        if time.monotonic() - self._users_checked_at < OPEN_RECHECK_SECONDS:
+            return False
+        from dagwell.tracking.accounts import count_users
 
-            self._users_checked_at = time.monotonic()
-            users = await run_in_threadpool(count_users, settings=self.settings)
-            self._users_appeared = users > 0
-        return self._users_appeared
+        self._users_checked_at = time.monotonic()
+        return await run_in_threadpool(count_users, settings=self.settings) > 0
+
+    def _close(self, scope: Scope) -> None:
+        """Stop being open, here and in the app's state the pages and routes read (no more
+        banner; ``/login`` shows the form): from this request on, everyone signs in."""
+        self.open_mode = False
+        app = scope.get("app")
+        if app is not None and getattr(app.state, "dagwell", None) is not None:
+            app.state.dagwell = replace(app.state.dagwell, open_mode=False)
+        log.warning("a user has been added: this server is no longer open, everyone signs in")
 
     async def _token(self, request: Request, secret: str) -> bool:
         from dagwell.tracking.accounts import authenticate_token
