@@ -94,23 +94,13 @@ def ui_command(
     if users == 0:
         # Open, so only pages of this machine's own addresses may reach it: a web page
         # elsewhere that rebinds its name to 127.0.0.1 sends its own Host, and is refused.
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
+        from dagwell.interfaces.web.loopback_host import LoopbackHostMiddleware, loopback_names
 
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=loopback_names(host))
+        app.add_middleware(LoopbackHostMiddleware, names=loopback_names(host))
     # uvicorn shuts down gracefully on SIGTERM, then raises it again: exit 0 then, as
     # `dagwell scheduler` does (Ctrl-C still exits 130).
     signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def loopback_names(host: str) -> list[str]:
-    """The Host names an open server answers to: its own loopback address and localhost.
-
-    >>> loopback_names("127.0.0.1")
-    ['127.0.0.1', 'localhost', '*.localhost']
-    """
-    names = [host.strip("[]"), "127.0.0.1", "localhost", "*.localhost"]
-    return list(dict.fromkeys(name for name in names if name))
 
 
 def _stopped(signum: int, frame: object) -> None:
