@@ -179,11 +179,10 @@ def test_lineage_of_something_unknown_says_so(records: Records) -> None:
 
 def test_a_path_with_a_nul_byte_is_refused_not_a_server_error(records: Records) -> None:
     """A NUL byte typed into a dataset path or a ref: the page says why, no 500."""
-    for url, status in [("/datasets?uri=a%00b", 422), ("/lineage?ref=a%00b", 404)]:
+    for url in ("/datasets?uri=a%00b", "/lineage?ref=a%00b", "/api/v1/lineage?ref=a%00b"):
         answer = records.client.get(url)
-        assert answer.status_code == status, url
+        assert answer.status_code == 422, url
         assert "NUL byte" in answer.text, url
-    assert records.client.get("/api/v1/lineage?ref=a%00b").status_code == 422
 
 
 # -- datasets, models, alerts -----------------------------------------------------------------

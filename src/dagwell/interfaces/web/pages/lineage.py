@@ -58,8 +58,10 @@ def lineage_page(
     try:
         tree = lineage(ref.strip(), direction, settings=settings, depth=depth)
     except (NotFoundError, DefinitionError) as exc:
+        # As the API answers: nothing by that name 404, a REF that cannot be one 422.
         context["error"] = str(exc)
-        return render(request, "lineage.html", context, status=404)
+        status = 404 if isinstance(exc, NotFoundError) else 422
+        return render(request, "lineage.html", context, status=status)
     graph, nodes = lineage_picture(tree, upstream=direction == "upstream")
     context.update(graph=graph, nodes=nodes)
     return render(request, "lineage.html", context)
