@@ -168,7 +168,10 @@ def test_set_role_and_set_password_apply(dagwell: Dagwell, settings: dw.Settings
     ok(dagwell("users", "add", "grace", "--role", "viewer", "--password-stdin", input="first pass"))
 
     ok(dagwell("users", "set-role", "grace", "operator"))
-    ok(dagwell("users", "set-password", "grace", "--password-stdin", input="second pass\n"))
+    changed = ok(
+        dagwell("users", "set-password", "grace", "--password-stdin", input="second pass\n")
+    )
+    assert "browsers signed in as grace must sign in again" in changed.stdout
 
     assert authenticate_password("grace", "first pass", settings=settings) is None
     user = authenticate_password("grace", "second pass", settings=settings)

@@ -197,7 +197,8 @@ def set_role_command(ctx: CliContext, name: str, role: str) -> None:
 def set_password_command(
     ctx: CliContext, name: str, password_stdin: bool, no_password: bool
 ) -> None:
-    """Set user NAME's password; asks for it (twice) at a terminal."""
+    """Set user NAME's password; asks for it (twice) at a terminal. Browsers signed in
+    with the old password are signed out."""
     from dagwell.tracking.accounts import set_password
 
     password = _password(password_stdin, no_password, name)
@@ -205,7 +206,11 @@ def set_password_command(
     with _audited(ctx, action, name):
         set_password(name, password, settings=ctx.settings)
     done = "set" if password is not None else "removed (API tokens only)"
-    ctx.console.print(f"password of {name} {done}", highlight=False, markup=False)
+    ctx.console.print(
+        f"password of {name} {done}; browsers signed in as {name} must sign in again",
+        highlight=False,
+        markup=False,
+    )
 
 
 # -- dagwell tokens ----------------------------------------------------------------------------
