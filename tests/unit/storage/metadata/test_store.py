@@ -1,7 +1,7 @@
 """MetadataStore on SQLite only: the file, its pragmas and locks, and what its rows look like.
 
 What every backend must do (writes, fencing, reads back as core records) is the contract
-suite in ``tests/contracts/test_metadata_store_contract.py``, run on SQLite and PostgreSQL.
+suite in ``tests/contracts/test_metadata_store_*_contract.py``, run on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
