@@ -20,17 +20,13 @@ from dagwell.core.datasets import Dataset
 from dagwell.core.task import Task
 from dagwell.core.values import ItemOf, StoredValue
 from dagwell.errors import DefinitionError
+from dagwell.tracking.canonical import callable_name, canonical, hash_json
 
 # The fingerprint names are also re-exported from here, where they were defined first.
 from dagwell.tracking.fingerprints import MAX_DEPTH as MAX_DEPTH
 from dagwell.tracking.fingerprints import TASK_PART as TASK_PART
 from dagwell.tracking.fingerprints import CodeFingerprint as CodeFingerprint
-from dagwell.tracking.fingerprints import (
-    callable_code,
-    callable_name,
-    canonical,
-    hash_json,
-)
+from dagwell.tracking.fingerprints import callable_code
 from dagwell.tracking.fingerprints import code_fingerprint as code_fingerprint
 
 _FORMAT = 1  # mixed into every key digest: bump it when what a key covers changes
