@@ -386,3 +386,24 @@ def test_ctrl_c_waits_for_the_runs_in_progress_which_finish(
     assert daemon.process.wait(timeout=60) == 130, daemon.text()
     assert dw.get_run(run.id, settings=settings).status == "succeeded", daemon.text()
     assert "waiting for 1 run(s) to finish" in daemon.text()
+
+
+def test_a_second_ctrl_c_cancels_the_runs_in_progress(
+    tmp_path: Path, settings: dw.Settings, start_daemon: Start
+) -> None:
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "napping.py").write_text(SLOW_TICKER.replace("time.sleep(2)", "time.sleep(120)"))
+    daemon = start_daemon(str(folder), "--plain", "--workers", "1")
+
+    def running() -> list[dw.Run]:
+        return [r for r in runs_of(settings, "napping") if r.status == "running"]
+
+    [run] = wait_for(running, "a run in progress", daemon)
+    os.killpg(daemon.process.pid, signal.SIGINT)
+    wait_for(lambda: "waiting for 1 run(s)" in daemon.text(), "the first Ctrl-C", daemon)
+    os.killpg(daemon.process.pid, signal.SIGINT)
+
+    assert daemon.process.wait(timeout=60) == 130, daemon.text()
+    assert "cancelling the runs in progress" in daemon.text()
+    assert dw.get_run(run.id, settings=settings).status == "cancelled", daemon.text()

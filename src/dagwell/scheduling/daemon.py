@@ -83,6 +83,7 @@ class Child:
     process: subprocess.Popen[bytes]
     started: datetime
     log: IO[bytes]
+    cancelled: bool = False
 
 
 @dataclass
@@ -170,6 +171,7 @@ class Scheduler:
         if cancel:
             for child in self.children.values():
                 if child.process.poll() is None:
+                    child.cancelled = True
                     child.process.send_signal(signal.SIGTERM)  # recorded as cancelled
         deadline = None if wait is None else time.monotonic() + wait
         for child in list(self.children.values()):
@@ -391,13 +393,16 @@ class Scheduler:
             if found.status is RunState.RUNNING and found.runner == self.runner_name:
                 # It died before it recorded its start: recovery would take the daemon,
                 # named as its runner, for alive.
+                ended = RunState.CANCELLED if child.cancelled else RunState.FAILED
                 error = (
                     f"its process died (exit code {code}) before it started the run; see "
                     f"{Path(self.settings.home) / 'scheduler' / (run_id + '.log')}"
                 )
+                if child.cancelled:
+                    error = "cancelled by stopping the scheduler, before the run started"
                 with self.store.transaction() as tx:
-                    fail_running(tx, run_id, error=error, at=self.clock())
-                text = f"run {run_id} of {child.pipeline} failed: {error}"
+                    fail_running(tx, run_id, error=error, at=self.clock(), status=ended)
+                text = f"run {run_id} of {child.pipeline} {ended.value}: {error}"
             elif found.status is RunState.RUNNING:
                 text = f"run {run_id} of {child.pipeline}: its process died (exit code {code})"
             self._event(text)

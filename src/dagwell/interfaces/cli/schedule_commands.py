@@ -93,8 +93,11 @@ def scheduler_command(
         highlight=False,
     )
     scheduler.start()
-    stop = threading.Event()
+    stop, interrupted = threading.Event(), threading.Event()
+    # The first Ctrl-C or SIGTERM only asks the loop to stop between rounds: raised in the
+    # middle of one, it could leave a run claimed but never started.
     signal.signal(signal.SIGTERM, partial(_terminate, stop))
+    signal.signal(signal.SIGINT, partial(_terminate, stop, interrupted=interrupted))
     live = Live(console=console, refresh_per_second=2) if live_view else None
     if live is not None:
         live.start()
@@ -103,35 +106,48 @@ def scheduler_command(
         if live is not None:
             live.update(render(current.snapshot(), utc_now()))
 
-    interrupted = False
+    cancel = False
     try:
         scheduler.serve(stop, on_tick=show)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt:  # a second signal before the round ended: cancel the runs
+        cancel = True
     try:
-        _shut_down(scheduler, console, cancel=False)
+        _shut_down(scheduler, console, cancel=cancel)
     finally:
         if live is not None:
             live.stop()
-    if interrupted:
+    if interrupted.is_set():
         raise SystemExit(130)  # stopped by Ctrl-C, as shells expect; SIGTERM exits 0
 
 
-def _terminate(stop: threading.Event, signum: int, frame: object) -> None:
-    """SIGTERM: the first stops the daemon like Ctrl-C; a second cancels the runs too."""
+def _terminate(
+    stop: threading.Event,
+    signum: int,
+    frame: object,
+    *,
+    interrupted: threading.Event | None = None,
+) -> None:
+    """Ctrl-C or SIGTERM: the first stops the daemon once its round ends, letting the runs
+    in progress finish; a second (while they finish) cancels them."""
     if stop.is_set():
         raise KeyboardInterrupt
+    if interrupted is not None:
+        interrupted.set()
     stop.set()
 
 
 def _shut_down(scheduler: Any, console: Any, *, cancel: bool) -> None:
-    if scheduler.children:
-        console.print(
-            f"waiting for {len(scheduler.children)} run(s) to finish; Ctrl-C again cancels them"
-        )
-    try:
-        scheduler.shutdown(cancel=cancel)
-    except KeyboardInterrupt:
+    """Wait for the runs in progress (a Ctrl-C meanwhile cancels them), or cancel them now."""
+    if not cancel:
+        if scheduler.children:
+            console.print(
+                f"waiting for {len(scheduler.children)} run(s) to finish; Ctrl-C again cancels them"
+            )
+        try:
+            scheduler.shutdown()
+        except KeyboardInterrupt:
+            cancel = True
+    if cancel:
         console.print("cancelling the runs in progress")
         scheduler.shutdown(cancel=True, wait=60)
     console.print("scheduler stopped")

@@ -194,12 +194,19 @@ def scheduled_times(conn: Connection, pipeline: str, keys: Sequence[str]) -> set
 
 
 def fail_running(
-    tx: Connection, run_id: str, *, error: str, at: datetime, runner: str | None = None
+    tx: Connection,
+    run_id: str,
+    *,
+    error: str,
+    at: datetime,
+    runner: str | None = None,
+    status: RunState = RunState.FAILED,
 ) -> bool:
-    """Record a running run failed with ``error``; False when it is no longer running (or,
-    with ``runner``, when another process has taken it up since it was seen)."""
+    """Record a running run failed (or another final ``status``) with ``error``; False
+    when it is no longer running (or, with ``runner``, when another process has taken it
+    up since it was seen)."""
     query = update(runs).where(runs.c.id == run_id, runs.c.status == _RUNNING)
     if runner is not None:
         query = query.where(runs.c.runner == runner)
-    done = tx.execute(query.values(status=RunState.FAILED.value, ended_at=at, error=error))
+    done = tx.execute(query.values(status=status.value, ended_at=at, error=error))
     return bool(done.rowcount)
