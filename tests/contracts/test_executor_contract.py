@@ -194,6 +194,26 @@ class TestDaskExecutor(ExecutorContract):
         assert time.monotonic() - started < 15
         assert executor.submit(functools.partial(add, 1, 2)).result(timeout=60) == 3
 
+    def test_a_call_submitted_right_after_a_timeout_does_not_die_with_the_restarted_worker(
+        self,
+    ) -> None:
+        """The timed-out call fails only once its worker is back: a retry sent at once must
+        not land on the worker being restarted (the other one is busy), and die with it."""
+        executor = make_executor("dask", 2)
+        try:
+            for _ in range(2):
+                busy = executor.submit(functools.partial(sleep_and_return, 6, "meanwhile"))
+                timed_out = executor.submit(
+                    functools.partial(sleep_and_return, 60, "late"), timeout=0.5
+                )
+                with pytest.raises(TaskTimeoutError, match=r"exceeded its timeout"):
+                    timed_out.result(timeout=60)
+                retry = executor.submit(functools.partial(add, 1, 2), timeout=30)
+                assert retry.result(timeout=60) == 3
+                assert busy.result(timeout=60) == "meanwhile"
+        finally:
+            executor.shutdown()
+
     def test_a_call_that_cannot_be_pickled_fails_with_a_serialization_error(
         self, executor: Executor
     ) -> None:

@@ -11,10 +11,11 @@ artifact store.
 
 How a timeout works. A call with a timeout starts by logging a start event on its worker
 (``Worker.log_event``); the client subscribes to those events, and each starts a timer in
-the client's event loop. When the timer fires before the call has finished, the call's
-future fails with TaskTimeoutError, its Dask future is cancelled and its worker restarted
-(``Client.restart_workers``, through the worker's nanny): a running Python thread cannot
-be stopped any other way.
+the client's event loop. When the timer fires before the call has finished, its Dask
+future is cancelled and its worker restarted (``Client.restart_workers``, through the
+worker's nanny): a running Python thread cannot be stopped any other way. Only then does
+the call's future fail with TaskTimeoutError, so that a retry submitted at once cannot land
+on the worker being restarted, and die with it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class _Job:
     dask_future: distributed.Future[Any] | None = None
     worker: str | None = None  # where it runs, once it reported its start
     timer: object | None = None  # the event loop's handle of the timeout
+    expiring: bool = False  # timed out: settled once its worker has restarted
 
 
 class DaskExecutor:
@@ -358,9 +360,11 @@ class DaskExecutor:
         try:
             value = await self._client.gather(job.dask_future, asynchronous=True)
         except BaseException as exc:  # Dask's CancelledError is a BaseException
-            self._settle(job, error=self._error_for(job, exc))
+            if not job.expiring:  # cancelled by the timeout: _stop settles it
+                self._settle(job, error=self._error_for(job, exc))
         else:
-            self._settle(job, value=value)
+            if not job.expiring:
+                self._settle(job, value=value)
 
     def _error_for(self, job: _Job, exc: BaseException) -> BaseException:
         if isinstance(exc, distributed.KilledWorker):
@@ -408,6 +412,7 @@ class DaskExecutor:
         job.timer = None
         if job.future.done() or job.dask_future is None:
             return None
+        job.expiring = True
         restarted: cf.Future[None] = cf.Future()
         with self._lock:
             self._restarts.add(restarted)
@@ -425,24 +430,30 @@ class DaskExecutor:
             restarted.set_result(None)
 
     async def _stop(self, job: _Job, dask_future: distributed.Future[Any]) -> None:
-        self._settle(
-            job,
-            error=TaskTimeoutError(
-                f"{job.name} exceeded its timeout of {job.timeout} s; its Dask worker "
-                f"{job.worker} is restarted to stop it"
-            ),
-        )
-        worker = job.worker
+        worker, how = job.worker, "OK"
         try:
             await self._client.cancel([dask_future])
-            if worker is None:
-                return
-            outcome = await self._client.restart_workers(
-                [worker], timeout=_RESTART_TIMEOUT, raise_for_error=False
-            )
-            how = str(outcome.get(worker))
+            if worker is not None:
+                outcome = await self._client.restart_workers(
+                    [worker], timeout=_RESTART_TIMEOUT, raise_for_error=False
+                )
+                how = str(outcome.get(worker))
         except Exception as exc:
             how = repr(exc)
+        finally:
+            stopped = (
+                "its Dask task was cancelled (its worker is unknown)"
+                if worker is None
+                else f"its Dask worker {worker} was restarted to stop it"
+                if how == "OK"
+                else f"its Dask worker {worker} could not be restarted ({how})"
+            )
+            self._settle(
+                job,
+                error=TaskTimeoutError(
+                    f"{job.name} exceeded its timeout of {job.timeout} s; {stopped}"
+                ),
+            )
         if how != "OK":
             log.warning(
                 "could not restart the Dask worker %s to stop %s after its timeout (%s); "
