@@ -49,7 +49,7 @@ def alert_hooks(
     store: MetadataStore,
     *,
     scheduled_for: datetime | None = None,
-) -> Hooks | None:
+) -> AlertHooks | None:
     """The hooks that raise ``pipeline``'s alerts, or None when it and its tasks ask for none.
 
     >>> hooks = alert_hooks(churn, churn.build({}), store)
@@ -214,6 +214,18 @@ class AlertHooks(Hooks):
                 self.pipeline.on_failure,
                 error="\n".join(f"{n}: {e}" for n, e in self.failed.items()) or error,
             )
+        self.outbox.close(self.drain_timeout)
+
+    def abandon(self) -> None:
+        """This process stops following the run (another took it over): stop watching
+        SLAs, deliver the alerts already raised, and raise no more. Its new runner raises
+        the run's end."""
+        with self.lock:
+            self.stopping = True
+            self.watches.clear()
+        self.wake.set()
+        if self.watcher.is_alive():
+            self.watcher.join()
         self.outbox.close(self.drain_timeout)
 
     def _why_failed(self, error: str | None) -> str:

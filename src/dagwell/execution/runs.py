@@ -27,7 +27,7 @@ from dagwell.execution.attempt import artifact_store, load_value, now
 from dagwell.execution.executors import make_executor
 from dagwell.execution.hooks import HookList, Hooks
 from dagwell.execution.pools import check_pools
-from dagwell.execution.runner import Runner
+from dagwell.execution.runner import Runner, RunTakenOver
 from dagwell.settings import Settings
 from dagwell.storage.shared import metadata_store
 from dagwell.tracking.datasets import resolve_uri
@@ -147,6 +147,10 @@ def execute_pipeline(
             scheduled_for=scheduled_for,
             attempts_used=attempts_used,
         ).execute()
+    except RunTakenOver:
+        if alerting is not None:
+            alerting.abandon()  # else its SLA watcher and senders live on in this process
+        raise
     finally:
         pool.shutdown()
     return get_run(run_id, settings=settings)

@@ -389,6 +389,26 @@ def test_the_watcher_raises_a_miss_in_real_time_while_the_task_runs(
 # -- delivery ----------------------------------------------------------------------------------
 
 
+def test_a_run_taken_over_delivers_what_was_raised_and_leaves_no_thread_behind(
+    settings: dw.Settings,
+) -> None:
+    """Another process resumed the run: this one stops following it, raising nothing more."""
+    got = Recorder()
+    pipeline = make(task={"sla": 3600, "retries": 1, "on_retry": got, "on_sla_miss": got})
+    hooks = hooks_for(pipeline, settings)
+    start(hooks)
+    change(hooks, "fit", TaskState.RUNNING, 1)
+    change(hooks, "fit", TaskState.RETRYING, 1, error="OSError: flaky")
+    assert hooks.watcher.is_alive()
+
+    hooks.abandon()
+
+    assert got.kinds() == [("retry", "fit")]
+    assert not hooks.watcher.is_alive()
+    senders = [hooks.outbox.thread, *(lane.thread for lane in hooks.outbox.lanes.values())]
+    assert len(senders) == 2 and not any(t.is_alive() for t in senders)
+
+
 def test_a_failing_hook_is_tried_three_times_logged_and_recorded_as_failed(
     settings: dw.Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
