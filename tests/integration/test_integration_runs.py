@@ -176,6 +176,7 @@ def test_failed_node_blocks_its_downstream_but_not_independent_branches(
     assert attempt.traceback is not None
     assert "Traceback (most recent call last)" in attempt.traceback
     assert "in fail_loudly" in attempt.traceback
+    assert "execution/attempt.py" not in attempt.traceback, "only the task's own frames"
     assert attempt.log_path is not None
     log = Path(attempt.log_path).read_text()
     assert "about to fail on 6" in log

@@ -108,15 +108,21 @@ def _execute(spec: AttemptSpec, store: ArtifactStore) -> AttemptOutcome:
         s3_endpoint=spec.s3_endpoint,
     )
     with captured_output(spec.log_path, fd_level=spec.fd_capture), task_context(context):
+        in_task = False
         try:
             args = resolve(store, spec.args)
             kwargs = resolve(store, dict(spec.kwargs))
+            in_task = True
             value = spec.task.fn(*args, **kwargs)
+            in_task = False
             outputs = _store_outputs(store, spec, value)
         except BaseException as exc:  # the attempt fails; the runner decides on retries
             if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not spec.fd_capture:
                 raise
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            frames = exc.__traceback__
+            if in_task and frames is not None and frames.tb_next is not None:
+                frames = frames.tb_next  # the task's own traceback, without this frame
+            text = "".join(traceback.format_exception(type(exc), exc, frames))
             print(text, end="", file=sys.stderr)
             return AttemptOutcome(
                 ok=False,
