@@ -432,14 +432,16 @@ class Runner:
         recorded = self.store.record_attempts(tx, self.run_id, starts=starts, ends=ends)
         if self.slots.held:  # ended attempts give their slots back, retried ones too
             self.slots.release(tx, [flight.node for flight, _ in finished])
-        for (flight, outcome), status, ok in zip(finished, statuses, recorded, strict=True):
+        for (flight, _), ok in zip(finished, recorded, strict=True):
             if not ok:
                 # Another process settled this attempt: the run was taken over (resumed
-                # elsewhere as dead). Stop without touching its records again.
+                # elsewhere as dead). Stop before any outcome reaches the hooks: this
+                # transaction is rolled back, and its alerts must not go out.
                 raise RunTakenOver(
                     f"run {self.run_id} was taken over by another process (it recorded "
                     f"attempt {flight.attempt} of {flight.node!r}); this runner stops"
                 )
+        for (flight, outcome), status in zip(finished, statuses, strict=True):
             self._apply_outcome(tx, flight, outcome, status)
 
     def _apply_outcome(

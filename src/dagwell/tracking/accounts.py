@@ -113,8 +113,9 @@ def user_and_stamp(name: str, *, settings: Settings | None = None) -> tuple[User
 
 def password_stamp(password_hash: str | None) -> str:
     """A short fingerprint of a stored password hash, kept in session cookies: it changes
-    whenever the password does, and tells nothing about the password (the hash's salt is
-    not in it).
+    whenever the password does (and when a sign-in rehashes it with newer parameters). It
+    cannot be used to test guesses at the password without the hash's salt, which stays in
+    the database.
 
     >>> password_stamp(None) == password_stamp(None) != password_stamp("$argon2id$...")
     True
@@ -204,6 +205,19 @@ def authenticate_password(
     >>> authenticate_password("ada", "wrong") is None
     True
     """
+    signed_in = sign_in(name, password, settings=settings)
+    return signed_in[0] if signed_in is not None else None
+
+
+def sign_in(
+    name: str, password: str, *, settings: Settings | None = None
+) -> tuple[User, str] | None:
+    """Like :func:`authenticate_password`, with the :func:`password_stamp` of the very hash
+    that was checked (or of its replacement, when rehashed): a password changed meanwhile
+    then ends the session that this sign-in starts, at its first request.
+
+    >>> user, stamp = sign_in("ada", "correct horse")
+    """
     hasher = _hasher()
     with _store(settings).reading() as conn:
         found = queries.user_and_hash(conn, name) if isinstance(name, str) else None
@@ -214,9 +228,11 @@ def authenticate_password(
     if not _verify(hasher, stored, password):
         return None
     if hasher.check_needs_rehash(stored):
+        rehashed = hasher.hash(password)
         with _store(settings).transaction() as tx:
-            queries.replace_password_hash(tx, name, stored, hasher.hash(password))
-    return user
+            if queries.replace_password_hash(tx, name, stored, rehashed):
+                stored = rehashed
+    return user, password_stamp(stored)
 
 
 # -- API tokens --------------------------------------------------------------------------------

@@ -125,6 +125,29 @@ def test_a_hash_with_old_parameters_is_replaced_at_sign_in(
     assert authenticate_password("ada", PASSWORD, settings=settings) is not None
 
 
+def test_sign_in_stamps_the_hash_it_checked_or_the_one_it_rehashed_to(
+    settings: dw.Settings, ada: accounts.User
+) -> None:
+    """The stamp a new session gets is that of the password it proved, never a newer one."""
+    signed_in = accounts.sign_in("ada", PASSWORD, settings=settings)
+    current = accounts.user_and_stamp("ada", settings=settings)
+    assert signed_in is not None and current is not None
+    assert signed_in[0].name == "ada" and signed_in[1] == current[1]
+    assert accounts.sign_in("ada", "wrong password", settings=settings) is None
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+    with metadata_store(settings.db_url).transaction() as tx:
+        queries.set_password_hash(tx, "ada", weak, ada.updated_at)
+    rehashed = accounts.sign_in("ada", PASSWORD, settings=settings)
+    after = accounts.user_and_stamp("ada", settings=settings)
+    assert rehashed is not None and after is not None
+    assert rehashed[1] == after[1] != accounts.password_stamp(weak)
+
+    set_password("ada", "a brand new secret", settings=settings)
+    changed = accounts.user_and_stamp("ada", settings=settings)
+    assert changed is not None and changed[1] != rehashed[1]
+
+
 @pytest.mark.parametrize("password", ["", "short", "7chars!"])
 def test_a_password_shorter_than_8_characters_is_refused(
     settings: dw.Settings, password: str

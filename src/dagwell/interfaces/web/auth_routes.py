@@ -1,7 +1,7 @@
 """Signing in and out of the web UI: ``GET /login`` (the form), ``POST /login``,
 ``POST /logout``.
 
-Signing in checks the password (:func:`dagwell.tracking.accounts.authenticate_password`),
+Signing in checks the password (:func:`dagwell.tracking.accounts.sign_in`),
 starts a :class:`~dagwell.interfaces.web.sessions.Session` with a fresh CSRF token, sets
 its cookie and goes back to ``next`` (a path on this site only). The form itself is
 guarded by a pre-session token: a random value in the ``dagwell_login`` cookie that the
@@ -139,23 +139,21 @@ async def login(
         refused.headers["Retry-After"] = str(math.ceil(wait))
         return refused
 
-    from dagwell.tracking.accounts import authenticate_password, user_and_stamp
+    from dagwell.tracking.accounts import sign_in
 
     # Counted as a failure before the check, with no await in between: guesses sent all at
     # once are throttled like guesses sent one after another. A success clears it.
     throttle.failed(key)
-    user = await run_in_threadpool(authenticate_password, name, password, settings=state.settings)
-    if user is None:
+    signed_in = await run_in_threadpool(sign_in, name, password, settings=state.settings)
+    if signed_in is None:
         await _audit(request, name, "denied", {"reason": "wrong name or password", "ip": address})
         await asyncio.sleep(throttle.delay)
         return _form(request, target, name=name, error=_GENERIC_FAILURE, status=401)
+    user, stamp = signed_in
     throttle.succeeded(key)
     await _audit(request, user.name, "ok", {"ip": address})
     cookies: SessionCookies = request.app.state.sessions
     codec = await cookies.codec()
-    # Read after the check, which may have rehashed the password with newer parameters.
-    found = await run_in_threadpool(user_and_stamp, user.name, settings=state.settings)
-    stamp = found[1] if found is not None else ""
     session = codec.start(user.name, csrf.new_token(), stamp)  # a new token: nothing carried
     response = RedirectResponse(target, status_code=303)
     response.raw_headers.append(cookies.issue(codec, session, https=_https(request)))

@@ -176,6 +176,7 @@ def test_tick_labels_are_short() -> None:
 @example([(0.0, -1e308), (1.0, 1e308)])
 @example([(5e-324, 5e-324)])
 @example([(0.0, -1.634266486238469e308)])
+@example([(0.0, -1.0613018006097e-311), (1.0, -1.061301800609e-311)])
 def test_any_logged_values_draw_a_chart_with_every_point_inside_it(
     points: list[tuple[float, float]],
 ) -> None:

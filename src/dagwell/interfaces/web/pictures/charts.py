@@ -114,7 +114,8 @@ def nice_ticks(low: float, high: float, *, integral: bool = False) -> list[float
         low, high = max(low - pad, -sys.float_info.max), min(high + pad, sys.float_info.max)
     # A step finer than about 1e-12 of the values cannot be told apart in a float: a range
     # that narrow is shown wider, so that neighbouring ticks stay distinct numbers.
-    rough = max((high - low) / (TICKS + 2), max(abs(low), abs(high)) * 1e-12)
+    # Steps stay normal floats too: a subnormal one has too few digits to count with.
+    rough = max((high - low) / (TICKS + 2), max(abs(low), abs(high)) * 1e-12, sys.float_info.min)
     if not math.isfinite(rough) or rough <= 0:  # values near the float limits
         return [low, high]
     magnitude = 10.0 ** math.floor(math.log10(rough))
