@@ -8,11 +8,14 @@ loopback from a visitor's browser; its requests still carry the other site's nam
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dagwell.interfaces.web import problems
+
+# host[:port]: a DNS name or IPv4 address, or an IPv6 address in brackets; nothing else.
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::[0-9]{1,5})?")
 
 
 def loopback_names(host: str) -> frozenset[str]:
@@ -33,13 +36,11 @@ def host_name(header: str) -> str:
     >>> host_name("[::1]:8765"), host_name("LocalHost:80"), host_name("a b")
     ('::1', 'localhost', '')
     """
-    if any(c in header for c in " /\\@?#"):  # a user, a path: not a Host header
+    found = _HOST.fullmatch(header)
+    if found is None:
         return ""
-    try:
-        name = urlsplit(f"//{header}").hostname
-    except ValueError:
-        return ""
-    return (name or "").rstrip(".")  # "localhost." is the same name, fully qualified
+    name = found["ipv6"] or found["name"]
+    return name.lower().rstrip(".")  # "localhost." is the same name, fully qualified
 
 
 def host_allowed(header: str, names: frozenset[str]) -> bool:
@@ -61,8 +62,8 @@ class LoopbackHostMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            headers = dict(scope.get("headers") or [])
-            header = headers.get(b"host", b"").decode("latin-1")
+            hosts = [v for k, v in scope.get("headers") or [] if k.lower() == b"host"]
+            header = hosts[0].decode("latin-1") if len(hosts) == 1 else ""  # one, not two
             if not host_allowed(header, self.names):
                 refused = problems.problem(
                     400,
