@@ -446,7 +446,8 @@ class DaskExecutor:
                 if worker is None
                 else f"its Dask worker {worker} was restarted to stop it"
                 if how == "OK"
-                else f"its Dask worker {worker} could not be restarted ({how})"
+                else f"its Dask worker {worker} could not be restarted ({how}): the call may "
+                "still be running there"
             )
             self._settle(
                 job,
@@ -457,7 +458,7 @@ class DaskExecutor:
         if how != "OK":
             log.warning(
                 "could not restart the Dask worker %s to stop %s after its timeout (%s); "
-                "the call runs on there until it returns",
+                "unless Dask removed that worker, the call runs on there until it returns",
                 worker,
                 job.name,
                 how,

@@ -207,7 +207,8 @@ def set_password_command(
         set_password(name, password, settings=ctx.settings)
     done = "set" if password is not None else "removed (API tokens only)"
     ctx.console.print(
-        f"password of {name} {done}; browsers signed in as {name} must sign in again",
+        f"password of {name} {done}; browsers signed in as {name} must sign in again "
+        f"(their API tokens still work: dagwell tokens list / revoke)",
         highlight=False,
         markup=False,
     )

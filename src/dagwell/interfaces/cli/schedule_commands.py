@@ -96,8 +96,12 @@ def scheduler_command(
     stop, interrupted = threading.Event(), threading.Event()
     # The first Ctrl-C or SIGTERM only asks the loop to stop between rounds: raised in the
     # middle of one, it could leave a run claimed but never started.
-    signal.signal(signal.SIGTERM, partial(_terminate, stop))
-    signal.signal(signal.SIGINT, partial(_terminate, stop, interrupted=interrupted))
+    before = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, partial(_terminate, stop)),
+        signal.SIGINT: signal.signal(
+            signal.SIGINT, partial(_terminate, stop, interrupted=interrupted)
+        ),
+    }
     live = Live(console=console, refresh_per_second=2) if live_view else None
     if live is not None:
         live.start()
@@ -113,9 +117,14 @@ def scheduler_command(
         cancel = True
     try:
         _shut_down(scheduler, console, cancel=cancel)
+    except KeyboardInterrupt:  # a third: leave now; their runners record what they can
+        console.print("stopped without waiting for the runs being cancelled")
+        raise SystemExit(130) from None
     finally:
         if live is not None:
             live.stop()
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
     if interrupted.is_set():
         raise SystemExit(130)  # stopped by Ctrl-C, as shells expect; SIGTERM exits 0
 
