@@ -169,13 +169,26 @@ def _print_metrics(ctx: CliContext, found: Run) -> None:
 @click.argument("run_id", metavar="RUN")
 @click.argument("node", required=False)
 @click.option("--attempt", type=int, default=None, help="Only this attempt (default: all).")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Keep printing NODE's output as it runs, retries included, until it ends.",
+)
 @click.pass_obj
-def logs_command(ctx: CliContext, run_id: str, node: str | None, attempt: int | None) -> None:
+def logs_command(
+    ctx: CliContext, run_id: str, node: str | None, attempt: int | None, follow: bool
+) -> None:
     """Print the captured output of RUN's attempts (all nodes, or only NODE)."""
     from dagwell.errors import NotFoundError
     from dagwell.execution.attempt import read_log
     from dagwell.execution.runs import get_run
 
+    if follow:
+        if node is None:
+            raise click.UsageError("--follow needs a NODE: dagwell logs RUN NODE --follow")
+        _follow(ctx, run_id, node, attempt)
+        return
     found = get_run(run_id, settings=ctx.settings)
     if node is not None and node not in found.tasks:
         raise NotFoundError(
@@ -189,6 +202,28 @@ def logs_command(ctx: CliContext, run_id: str, node: str | None, attempt: int | 
             click.secho(f"== {task.node} · attempt {a.number} · {a.status.value} ==", bold=True)
             text = read_log(found.id, task.node, a, ctx.settings)
             click.echo(text if text is not None else "(no output captured)", nl=text is None)
+
+
+def _follow(ctx: CliContext, run_id: str, node: str, attempt: int | None) -> None:
+    """Print NODE's output as it comes, with a line where each attempt starts and ends."""
+    from dagwell.execution.log_follow import follow_log
+
+    started: set[int] = set()
+    try:
+        for chunk in follow_log(run_id, node, settings=ctx.settings, attempt=attempt):
+            if chunk.attempt not in started:
+                started.add(chunk.attempt)
+                click.secho(f"== {node} · attempt {chunk.attempt} ==", bold=True)
+            click.echo(chunk.text, nl=False)
+            if chunk.ended:
+                if chunk.text and not chunk.text.endswith("\n"):
+                    click.echo()
+                click.secho(f"== attempt {chunk.attempt} {chunk.status.value} ==", bold=True)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    if not started:
+        which = f"attempt {attempt}" if attempt is not None else "an attempt"
+        click.echo(f"{node} of run {run_id} ended without {which}", err=True)
 
 
 @click.command("datasets")

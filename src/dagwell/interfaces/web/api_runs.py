@@ -9,18 +9,20 @@ are sent as built, not validated again against their schema (a 1,000-node run is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from dagwell.core.moments import iso, seconds_between
 from dagwell.core.records import Run
 from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
+from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.responses import JsonResponse
-from dagwell.interfaces.web.run_views import attempt_log, run_edges
+from dagwell.interfaces.web.run_views import attempt_log, run_edges, task_of
 from dagwell.interfaces.web.schemas import (
     AttemptsOut,
     CancelOut,
@@ -201,14 +203,43 @@ def run_log(
     who: Annotated[Principal, Depends(require("view"))],
     attempt: Annotated[int | None, Query(ge=1, description="default: the last")] = None,
     offset: Annotated[int, Query(ge=0, description="bytes to skip (to follow a log)")] = 0,
-) -> PlainTextResponse:
+    follow: Annotated[
+        bool, Query(description="stream the output as it is written, until the node ends")
+    ] = False,
+) -> Response:
     """What one attempt of ``node`` printed and logged, as text (empty while nothing is).
 
     The ``X-Log-Size`` header gives the log's whole size in bytes: pass it back as
-    ``offset`` to read only what was added since.
+    ``offset`` to read only what was added since. With ``follow=true`` the answer is a
+    stream instead: the output of each attempt (retries included; only ``attempt`` when
+    given) as it is written, each between lines ``== attempt N ==`` and
+    ``== attempt N STATUS ==``, ending when the node does (``curl -N``).
     """
-    data = attempt_log(_run(run_id, settings), node, attempt, settings).text.encode()
+    found = _run(run_id, settings)
+    if follow:
+        if offset:
+            raise ApiError(422, "offset and follow=true do not go together", "drop offset")
+        task_of(found, node)  # 404 now, not inside the stream
+        return StreamingResponse(
+            _followed(found.id, node, attempt, settings), media_type="text/plain; charset=utf-8"
+        )
+    data = attempt_log(found, node, attempt, settings).text.encode()
     return PlainTextResponse(data[offset:], headers={"X-Log-Size": str(len(data))})
+
+
+def _followed(run_id: str, node: str, attempt: int | None, settings: Settings) -> Iterator[str]:
+    """The text of a followed log, with a line where each attempt starts and ends."""
+    from dagwell.execution.log_follow import follow_log
+
+    started: set[int] = set()
+    for chunk in follow_log(run_id, node, settings=settings, attempt=attempt):
+        if chunk.attempt not in started:
+            started.add(chunk.attempt)
+            yield f"== attempt {chunk.attempt} ==\n"
+        yield chunk.text
+        if chunk.ended:
+            newline = "\n" if chunk.text and not chunk.text.endswith("\n") else ""
+            yield f"{newline}== attempt {chunk.attempt} {chunk.status.value} ==\n"
 
 
 @router.post("/runs/{run_id}/resume", response_model=QueuedOut, status_code=202)

@@ -1,0 +1,86 @@
+"""Following a node's log while it runs: what each attempt prints, as it prints it.
+
+``dagwell logs RUN NODE --follow`` and the API's ``GET /runs/{id}/logs/{node}?follow=true``
+read from here. The log is read again every ``poll`` seconds from wherever the attempt
+writes it (:func:`~dagwell.execution.attempt.read_log`: the worker's scratch file while it
+runs, the kept log once it ended), so every executor can be followed. While an attempt runs
+only whole lines are passed on; the rest follows when the attempt ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dagwell.core.states import AttemptState
+from dagwell.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from dagwell.settings import Settings
+
+POLL_SECONDS = 0.5
+"""How often a followed log is read again."""
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """New output of attempt ``attempt``; ``ended`` on the last chunk of an attempt that
+    has ended (its ``status`` then says how).
+
+    >>> LogChunk(1, "epoch 3 loss=0.41\\n")
+    """
+
+    attempt: int
+    text: str
+    ended: bool = False
+    status: AttemptState = AttemptState.RUNNING
+
+
+def follow_log(
+    run_id: str,
+    node: str,
+    *,
+    settings: Settings,
+    attempt: int | None = None,
+    poll: float = POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[LogChunk]:
+    """What ``node`` of run ``run_id`` prints, attempt after attempt (retries included), as
+    it is written, until the node or the run has finished; with ``attempt``, only that one.
+
+    Waits for a node that has not started yet. An unknown run or node is a
+    :class:`NotFoundError`.
+
+    >>> for chunk in follow_log("3f2a", "train", settings=settings):
+    ...     print(chunk.text, end="")
+    """
+    from dagwell.execution.attempt import read_log
+    from dagwell.execution.runs import get_run
+
+    sent: dict[int, int] = {}  # characters passed on, per attempt
+    done: set[int] = set()  # attempts passed on to their end
+    while True:
+        found = get_run(run_id, settings=settings)
+        task = found.tasks.get(node)
+        if task is None:
+            raise NotFoundError(
+                f"run {found.id} has no node {node!r}; its nodes are: {', '.join(found.tasks)}"
+            )
+        over = found.status.is_finished or task.status.is_finished
+        for tried in task.attempts:
+            if tried.number in done or (attempt is not None and tried.number != attempt):
+                continue
+            ended = tried.status is not AttemptState.RUNNING or over
+            text = read_log(found.id, node, tried, settings) or ""
+            start = sent.get(tried.number, 0)
+            end = len(text) if ended else text.rfind("\n", start) + 1
+            if end > start or ended:
+                sent[tried.number] = max(end, start)
+                yield LogChunk(tried.number, text[start:end], ended, tried.status)
+            if ended:
+                done.add(tried.number)
+        if over or (attempt is not None and attempt in done):
+            return
+        sleep(poll)
