@@ -29,10 +29,29 @@ from dagwell.tracking.canonical import (
     is_literal,
 )
 
+
+class _ByIdentity:
+    """Values remembered per code object itself, for as long as it lives. Not a
+    WeakKeyDictionary: code objects compare equal by content (bytecode, names, line), so two
+    functions of other files, or with other decorator arguments, would share one entry."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref[CodeType], tuple[str, bool]]] = {}
+
+    def get(self, code: CodeType) -> tuple[str, bool] | None:
+        entry = self._entries.get(id(code))
+        return entry[1] if entry is not None and entry[0]() is code else None
+
+    def put(self, code: CodeType, value: tuple[str, bool]) -> None:
+        # The entry leaves with its code object, before another object can get its id.
+        key, entries = id(code), self._entries
+        entries[key] = (weakref.ref(code, lambda _: entries.pop(key, None)), value)
+
+
 # (digest, whether it is of the source) by code object: a reload or a redefinition makes a
 # new code object, while the same code keeps the digest of the source it was first read from.
-_DIGESTS: weakref.WeakKeyDictionary[CodeType, tuple[str, bool]] = weakref.WeakKeyDictionary()
-_TASK_DIGESTS: weakref.WeakKeyDictionary[CodeType, tuple[str, bool]] = weakref.WeakKeyDictionary()
+_DIGESTS = _ByIdentity()
+_TASK_DIGESTS = _ByIdentity()
 _CLASSES: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
 _FILES: dict[str, tuple[int, int, str]] = {}
 
@@ -43,7 +62,8 @@ def function_digest(fn: FunctionType, *, strip_decorators: bool) -> str:
     code = fn.__code__
     known = memo.get(code)
     if known is None:
-        known = memo[code] = _code_digest(code, fn.__globals__, strip_decorators)
+        known = _code_digest(code, fn.__globals__, strip_decorators)
+        memo.put(code, known)
     digest, of_source = known
     if of_source or not (fn.__defaults__ or fn.__kwdefaults__):
         return digest

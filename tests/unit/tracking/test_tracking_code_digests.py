@@ -92,6 +92,23 @@ def test_a_tasks_digest_leaves_out_its_decorators_and_a_helpers_keeps_them(
     assert digest(decorated) != digest(plain)
 
 
+def test_functions_alike_in_bytecode_but_not_in_source_get_their_own_digests(
+    load: Any,
+) -> None:
+    """Code objects compare equal by bytecode and line: a decorator argument or a trailing
+    comment, invisible there, must still tell two functions apart, whichever came first."""
+    helper = "@functools.lru_cache(maxsize={})\ndef fit(x):\n    return x + 1{}\n"
+    first = load("import functools\n" + helper.format(1, ""))
+    second = load("import functools\n" + helper.format("None", ""))
+    third = load("import functools\n" + helper.format(1, "  # plus one"))
+    fits = [m.fit.__wrapped__ for m in (first, second, third)]
+    assert fits[0].__code__ == fits[1].__code__ == fits[2].__code__  # what made them collide
+
+    digests = [function_digest(fn, strip_decorators=False) for fn in fits]
+
+    assert len(set(digests)) == 3
+
+
 def test_a_function_without_source_is_hashed_by_bytecode_and_defaults() -> None:
     first = typed_in_a_repl("def fit(x, k=2):\n    return x * k\n")["fit"]
     again = typed_in_a_repl("def fit(x, k=2):\n    return x * k\n")["fit"]
