@@ -10,7 +10,7 @@ only whole lines are passed on; the rest follows when the attempt ends.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -84,3 +84,23 @@ def follow_log(
         if over or (attempt is not None and attempt in done):
             return
         sleep(poll)
+
+
+def marked(chunks: Iterable[LogChunk], *, prefix: str = "") -> Iterator[tuple[str, bool]]:
+    """The text to show for followed ``chunks``, as (text, is a marker line): a line
+    ``== {prefix}attempt N ==`` before each attempt and ``== attempt N STATUS ==`` after it.
+
+    >>> [text for text, _ in marked([LogChunk(1, "hi", True, AttemptState.SUCCEEDED)])]
+    ['== attempt 1 ==\\n', 'hi', '\\n', '== attempt 1 succeeded ==\\n']
+    """
+    started: set[int] = set()
+    for chunk in chunks:
+        if chunk.attempt not in started:
+            started.add(chunk.attempt)
+            yield f"== {prefix}attempt {chunk.attempt} ==\n", True
+        if chunk.text:
+            yield chunk.text, False
+        if chunk.ended:
+            if chunk.text and not chunk.text.endswith("\n"):
+                yield "\n", False
+            yield f"== attempt {chunk.attempt} {chunk.status.value} ==\n", True

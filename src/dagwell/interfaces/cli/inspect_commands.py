@@ -206,22 +206,17 @@ def logs_command(
 
 def _follow(ctx: CliContext, run_id: str, node: str, attempt: int | None) -> None:
     """Print NODE's output as it comes, with a line where each attempt starts and ends."""
-    from dagwell.execution.log_follow import follow_log
+    from dagwell.execution.log_follow import follow_log, marked
 
-    started: set[int] = set()
+    shown = False
     try:
-        for chunk in follow_log(run_id, node, settings=ctx.settings, attempt=attempt):
-            if chunk.attempt not in started:
-                started.add(chunk.attempt)
-                click.secho(f"== {node} · attempt {chunk.attempt} ==", bold=True)
-            click.echo(chunk.text, nl=False)
-            if chunk.ended:
-                if chunk.text and not chunk.text.endswith("\n"):
-                    click.echo()
-                click.secho(f"== attempt {chunk.attempt} {chunk.status.value} ==", bold=True)
+        chunks = follow_log(run_id, node, settings=ctx.settings, attempt=attempt)
+        for text, marker in marked(chunks, prefix=f"{node} · "):
+            click.secho(text, nl=False, bold=marker)
+            shown = True
     except KeyboardInterrupt:
         raise SystemExit(130) from None
-    if not started:
+    if not shown:
         which = f"attempt {attempt}" if attempt is not None else "an attempt"
         click.echo(f"{node} of run {run_id} ended without {which}", err=True)
 

@@ -229,17 +229,10 @@ def run_log(
 
 def _followed(run_id: str, node: str, attempt: int | None, settings: Settings) -> Iterator[str]:
     """The text of a followed log, with a line where each attempt starts and ends."""
-    from dagwell.execution.log_follow import follow_log
+    from dagwell.execution.log_follow import follow_log, marked
 
-    started: set[int] = set()
-    for chunk in follow_log(run_id, node, settings=settings, attempt=attempt):
-        if chunk.attempt not in started:
-            started.add(chunk.attempt)
-            yield f"== attempt {chunk.attempt} ==\n"
-        yield chunk.text
-        if chunk.ended:
-            newline = "\n" if chunk.text and not chunk.text.endswith("\n") else ""
-            yield f"{newline}== attempt {chunk.attempt} {chunk.status.value} ==\n"
+    chunks = follow_log(run_id, node, settings=settings, attempt=attempt)
+    return (text for text, _ in marked(chunks))
 
 
 @router.post("/runs/{run_id}/resume", response_model=QueuedOut, status_code=202)
