@@ -100,6 +100,11 @@ class OpenLineageHooks(Hooks):
 
     def run_finished(self, *, run_id: str, status: RunState, error: str | None = None) -> None:
         self._event("COMPLETE" if status is RunState.SUCCEEDED else "FAIL", run_id, None, error)
+        self.abandon()
+
+    def abandon(self) -> None:
+        """Send what is queued and stop (also when another process took the run over: its
+        new runner sends the run's end)."""
         self.outbox.put(None)
         self.sender.join(timeout=10)
 

@@ -110,6 +110,7 @@ def execute_pipeline(
     datasets = dataset_versions(graph, settings)  # a missing dataset fails before recording
     if not any(node.map_spec for node in graph.nodes.values()):
         workers = max(1, min(workers, len(graph.nodes)))  # idle workers only cost start-up
+    lineage = None
     if settings.openlineage:
         from dagwell.execution.openlineage import OpenLineageHooks
 
@@ -148,8 +149,10 @@ def execute_pipeline(
             attempts_used=attempts_used,
         ).execute()
     except RunTakenOver:
-        if alerting is not None:
-            alerting.abandon()  # else its SLA watcher and senders live on in this process
+        # Else their SLA watcher and senders live on in this process.
+        for follower in (alerting, lineage):
+            if follower is not None:
+                follower.abandon()
         raise
     finally:
         pool.shutdown()
