@@ -123,10 +123,10 @@ def test_a_queued_run_is_claimed_once_then_started_and_counted(store: MetadataSt
 def test_a_running_run_can_be_failed_once(store: MetadataStore) -> None:
     enqueue(store, "run-1")
     with store.transaction() as tx:
-        assert not queue.fail_running(tx, "run-1", error="never started", at=at(1))
+        assert not queue.end_running(tx, "run-1", error="never started", at=at(1))
         queue.claim(tx, "run-1", runner="host:1", at=at(1))
-        assert queue.fail_running(tx, "run-1", error="its process died", at=at(2))
-        assert not queue.fail_running(tx, "run-1", error="again", at=at(3))
+        assert queue.end_running(tx, "run-1", error="its process died", at=at(2))
+        assert not queue.end_running(tx, "run-1", error="again", at=at(3))
 
     run = store.get_run("run-1")
     assert (run.status, run.error, run.ended_at) == (RunState.FAILED, "its process died", at(2))

@@ -36,7 +36,7 @@ from dagwell.storage.metadata.queue import (
     any_queued,
     claim,
     claim_key,
-    fail_running,
+    end_running,
     queue_run,
     queued_runs,
 )
@@ -364,7 +364,7 @@ class Scheduler:
         except OSError as exc:
             out.close()
             with self.store.transaction() as tx:
-                fail_running(tx, run_id, error=f"could not start its process: {exc}", at=now)
+                end_running(tx, run_id, error=f"could not start its process: {exc}", at=now)
             self._event(f"could not start run {run_id}: {exc}")
             return
         self.children[run_id] = Child(run_id, pipeline, process, now, out)
@@ -393,15 +393,17 @@ class Scheduler:
             if found.status is RunState.RUNNING and found.runner == self.runner_name:
                 # It died before it recorded its start: recovery would take the daemon,
                 # named as its runner, for alive.
-                ended = RunState.CANCELLED if child.cancelled else RunState.FAILED
-                error = (
-                    f"its process died (exit code {code}) before it started the run; see "
-                    f"{Path(self.settings.home) / 'scheduler' / (run_id + '.log')}"
-                )
                 if child.cancelled:
+                    ended = RunState.CANCELLED
                     error = "cancelled by stopping the scheduler, before the run started"
+                else:
+                    ended = RunState.FAILED
+                    error = (
+                        f"its process died (exit code {code}) before it started the run; see "
+                        f"{Path(self.settings.home) / 'scheduler' / (run_id + '.log')}"
+                    )
                 with self.store.transaction() as tx:
-                    fail_running(tx, run_id, error=error, at=self.clock(), status=ended)
+                    end_running(tx, run_id, error=error, at=self.clock(), status=ended)
                 text = f"run {run_id} of {child.pipeline} {ended.value}: {error}"
             elif found.status is RunState.RUNNING:
                 text = f"run {run_id} of {child.pipeline}: its process died (exit code {code})"

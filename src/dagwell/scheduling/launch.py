@@ -20,7 +20,7 @@ from dagwell.execution.cancel import settle_cancelled
 from dagwell.execution.loader import load_pipeline
 from dagwell.execution.runs import execute_pipeline, get_run
 from dagwell.settings import Settings
-from dagwell.storage.metadata.queue import fail_running, is_recovery
+from dagwell.storage.metadata.queue import end_running, is_recovery
 from dagwell.storage.shared import metadata_store
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def execute_claimed(
     except DagwellError as exc:
         store = metadata_store(settings.db_url)
         with store.transaction() as tx:
-            fail_running(tx, run_id, error=str(exc), at=now())
+            end_running(tx, run_id, error=str(exc), at=now())
         log.error("run %s failed to start: %s", run_id, exc)
         return RunState.FAILED
 

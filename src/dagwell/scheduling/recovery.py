@@ -17,7 +17,7 @@ from dagwell.core.records import AttemptEnd, Run
 from dagwell.core.states import AttemptState, TaskState
 from dagwell.execution.runs import new_run_id, runner_alive
 from dagwell.storage.metadata.pools import release_run
-from dagwell.storage.metadata.queue import daemon_runs, fail_running, queue_run, recovery_key
+from dagwell.storage.metadata.queue import daemon_runs, end_running, queue_run, recovery_key
 from dagwell.storage.metadata.store import MetadataStore
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def _settle_and_resume(store: MetadataStore, dead: Run, at: datetime) -> tuple[b
         if attempt.status == AttemptState.RUNNING
     ]
     with store.transaction() as tx:
-        if not fail_running(tx, dead.id, error=error, at=at, runner=dead.runner):
+        if not end_running(tx, dead.id, error=error, at=at, runner=dead.runner):
             return False, None  # another daemon settled it first
         store.record_attempts(tx, dead.id, ends=lost)
         release_run(tx, dead.id)  # its pool slots

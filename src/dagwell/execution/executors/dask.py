@@ -357,14 +357,13 @@ class DaskExecutor:
 
     async def _bridge(self, job: _Job) -> None:
         """Wait for the Dask future, then settle the job's future the same way."""
+        value, error = None, None
         try:
             value = await self._client.gather(job.dask_future, asynchronous=True)
         except BaseException as exc:  # Dask's CancelledError is a BaseException
-            if not job.expiring:  # cancelled by the timeout: _stop settles it
-                self._settle(job, error=self._error_for(job, exc))
-        else:
-            if not job.expiring:
-                self._settle(job, value=value)
+            error = self._error_for(job, exc)
+        if not job.expiring:  # a call that timed out is settled by _stop
+            self._settle(job, value=value, error=error)
 
     def _error_for(self, job: _Job, exc: BaseException) -> BaseException:
         if isinstance(exc, distributed.KilledWorker):
@@ -441,14 +440,14 @@ class DaskExecutor:
         except Exception as exc:
             how = repr(exc)
         finally:
-            stopped = (
-                "its Dask task was cancelled (its worker is unknown)"
-                if worker is None
-                else f"its Dask worker {worker} was restarted to stop it"
-                if how == "OK"
-                else f"its Dask worker {worker} could not be restarted ({how}): the call may "
-                "still be running there"
-            )
+            stopped = f"its Dask worker {worker} was restarted to stop it"
+            if worker is None:
+                stopped = "its Dask task was cancelled (its worker is unknown)"
+            elif how != "OK":
+                stopped = (
+                    f"its Dask worker {worker} could not be restarted ({how}): the call may "
+                    "still be running there"
+                )
             self._settle(
                 job,
                 error=TaskTimeoutError(

@@ -296,9 +296,8 @@ class AccessMiddleware:
         """Stop being open, here and in the app's state the pages and routes read (no more
         banner; ``/login`` shows the form): from this request on, everyone signs in."""
         self.open_mode = False
-        app = scope.get("app")
-        if app is not None and getattr(app.state, "dagwell", None) is not None:
-            app.state.dagwell = replace(app.state.dagwell, open_mode=False)
+        state = scope["app"].state
+        state.dagwell = replace(state.dagwell, open_mode=False)
         log.warning("a user has been added: this server is no longer open, everyone signs in")
 
     async def _token(self, request: Request, secret: str) -> bool:

@@ -193,7 +193,7 @@ def scheduled_times(conn: Connection, pipeline: str, keys: Sequence[str]) -> set
     return {row.claim_key for row in rows}
 
 
-def fail_running(
+def end_running(
     tx: Connection,
     run_id: str,
     *,
@@ -202,7 +202,7 @@ def fail_running(
     runner: str | None = None,
     status: RunState = RunState.FAILED,
 ) -> bool:
-    """Record a running run failed (or another final ``status``) with ``error``; False
+    """Record a running run ended in ``status`` (failed unless told) with ``error``; False
     when it is no longer running (or, with ``runner``, when another process has taken it
     up since it was seen)."""
     query = update(runs).where(runs.c.id == run_id, runs.c.status == _RUNNING)

@@ -116,7 +116,7 @@ def nice_ticks(low: float, high: float, *, integral: bool = False) -> list[float
     # that narrow is shown wider, so that neighbouring ticks stay distinct numbers.
     # Steps stay normal floats too: a subnormal one has too few digits to count with.
     rough = max((high - low) / (TICKS + 2), max(abs(low), abs(high)) * 1e-12, sys.float_info.min)
-    if not math.isfinite(rough) or rough <= 0:  # values near the float limits
+    if not math.isfinite(rough):  # a range as wide as the floats go
         return [low, high]
     magnitude = 10.0 ** math.floor(math.log10(rough))
     # The finest step that needs at most TICKS + 2 intervals once rounded outwards.
