@@ -16,7 +16,7 @@ import dagwell as dw
 from dagwell.core.states import AttemptState
 from dagwell.errors import NotFoundError
 from dagwell.execution.log_follow import LogChunk, follow_log
-from dagwell.interfaces.cli.main import cli
+from dagwell.interfaces.cli.main import cli, run_command_line
 from dagwell.interfaces.web.app import create_app
 
 
@@ -115,6 +115,20 @@ def test_the_cli_asks_for_a_node_to_follow(settings: dw.Settings, finished_run: 
     )
     assert result.exit_code == 2
     assert "--follow needs a NODE" in result.output
+
+
+def test_an_attempt_the_node_never_had_is_not_found(
+    settings: dw.Settings, finished_run: dw.Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = ["--home", str(settings.home)]
+    code = run_command_line([*home, "logs", finished_run.id, "talk", "-f", "--attempt", "9"])
+    assert code == 3
+    assert "ended without an attempt 9; its attempts are 1 to 2" in capsys.readouterr().err
+    client = TestClient(create_app(settings, open_mode=True))
+    url = f"/api/v1/runs/{finished_run.id}/logs/talk"
+    answer = client.get(url, params={"follow": "true", "attempt": 9})
+    assert answer.status_code == 404
+    assert "no attempt 9" in answer.json()["error"]
 
 
 def test_an_unknown_node_is_not_found_with_the_nodes_named(

@@ -253,9 +253,12 @@ def test_log_outside_the_logs_folder_is_never_read(records: Records, tmp_path: P
             .values(log_path=str(secret))
         )
     for node in ("chatty", "shout"):
-        answer = records.client.get(f"/api/v1/runs/{run.id}/logs/{node}")
-        assert answer.status_code == 200
-        assert "TOP SECRET" not in answer.text
+        for followed in ("false", "true"):
+            answer = records.client.get(
+                f"/api/v1/runs/{run.id}/logs/{node}", params={"follow": followed}
+            )
+            assert answer.status_code == 200
+            assert "TOP SECRET" not in answer.text
 
 
 # -- runs listing -----------------------------------------------------------------------------

@@ -31,6 +31,8 @@ from dagwell.storage.shared import worker_artifact_store
 from dagwell.tracking.datasets import resolve_uri
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dagwell.core.records import Attempt
     from dagwell.core.task import Task
     from dagwell.settings import Settings
@@ -168,36 +170,58 @@ def _keep_log(store: ArtifactStore, spec: AttemptSpec) -> None:
         log.warning("the log of %s attempt %d was not copied: %s", spec.node, spec.attempt, exc)
 
 
-def read_log(run_id: str, node: str, attempt: Attempt, settings: Settings) -> str | None:
+def read_log(
+    run_id: str, node: str, attempt: Attempt, settings: Settings, *, guarded: bool = False
+) -> str | None:
     """What one attempt of ``node`` printed and logged, or None if nothing was captured.
 
     Read from the local file the attempt's row records when this machine has it, else
     from the artifact store's copy (kept when the store is S3 or another non-local store).
+    ``guarded`` (the web app) reads a local file only inside the logs folder.
 
     >>> run = dw.get_run("3f2a")
     >>> print(read_log(run.id, "train", run.tasks["train"].attempts[-1], settings))
     """
+    data = read_log_bytes(run_id, node, attempt, settings, guarded=guarded)
+    return data.decode(errors="replace") if data is not None else None
+
+
+def read_log_bytes(
+    run_id: str,
+    node: str,
+    attempt: Attempt,
+    settings: Settings,
+    *,
+    offset: int = 0,
+    guarded: bool = False,
+) -> bytes | None:
+    """The bytes of :func:`read_log` from ``offset`` on (a local file is read only from
+    there: following a long log reads only what is new)."""
     path = attempt.log_path
+    if path is not None and guarded and not _inside(path, settings.logs_dir):
+        path = None
     if path is not None:
         # The log once the attempt has ended; while it runs, its worker's scratch file.
-        for candidate in (path, live_log_target(path)):
+        for candidate in (path, live_log_target(path), path):
             try:
                 if candidate is not None and os.path.isfile(candidate):
                     with open(candidate, "rb") as fileobj:
-                        return fileobj.read().decode(errors="replace")
+                        fileobj.seek(offset)
+                        return fileobj.read()
             except OSError:  # the attempt ended while we looked: its log is there now
                 continue
-        if os.path.isfile(path):
-            with open(path, "rb") as fileobj:
-                return fileobj.read().decode(errors="replace")
     store = artifact_store(settings.artifacts_url, settings)
     if store.is_local:
         return None
     try:
-        data = store.read_file(log_name(run_id, node, attempt.number))
+        return store.read_file(log_name(run_id, node, attempt.number))[offset:]
     except NotFoundError:
         return None
-    return data.decode(errors="replace")
+
+
+def _inside(path: str, folder: Path) -> bool:
+    root = os.path.realpath(folder)
+    return os.path.commonpath([root, os.path.realpath(path)]) == root
 
 
 def _store_outputs(store: ArtifactStore, spec: AttemptSpec, value: Any) -> dict[str, StoredValue]:

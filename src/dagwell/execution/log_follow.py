@@ -1,10 +1,11 @@
 """Following a node's log while it runs: what each attempt prints, as it prints it.
 
 ``dagwell logs RUN NODE --follow`` and the API's ``GET /runs/{id}/logs/{node}?follow=true``
-read from here. The log is read again every ``poll`` seconds from wherever the attempt
-writes it (:func:`~dagwell.execution.attempt.read_log`: the worker's scratch file while it
-runs, the kept log once it ended), so every executor can be followed. While an attempt runs
-only whole lines are passed on; the rest follows when the attempt ends.
+read from here. Every ``poll`` seconds what was added is read from wherever the attempt
+writes it (:func:`~dagwell.execution.attempt.read_log_bytes`: the worker's scratch file
+while it runs, the kept log once it ended; inside the logs folder only), so every executor
+can be followed. While an attempt runs only whole lines are passed on (so a character is
+never cut in two); the rest follows when the attempt ends.
 """
 
 from __future__ import annotations
@@ -50,16 +51,16 @@ def follow_log(
     """What ``node`` of run ``run_id`` prints, attempt after attempt (retries included), as
     it is written, until the node or the run has finished; with ``attempt``, only that one.
 
-    Waits for a node that has not started yet. An unknown run or node is a
-    :class:`NotFoundError`.
+    Waits for a node that has not started yet. An unknown run or node, or an ``attempt``
+    the node ended without, is a :class:`NotFoundError`.
 
     >>> for chunk in follow_log("3f2a", "train", settings=settings):
     ...     print(chunk.text, end="")
     """
-    from dagwell.execution.attempt import read_log
+    from dagwell.execution.attempt import read_log_bytes
     from dagwell.execution.runs import get_run
 
-    sent: dict[int, int] = {}  # characters passed on, per attempt
+    sent: dict[int, int] = {}  # bytes passed on, per attempt
     done: set[int] = set()  # attempts passed on to their end
     while True:
         found = get_run(run_id, settings=settings)
@@ -73,15 +74,24 @@ def follow_log(
             if tried.number in done or (attempt is not None and tried.number != attempt):
                 continue
             ended = tried.status is not AttemptState.RUNNING or over
-            text = read_log(found.id, node, tried, settings) or ""
             start = sent.get(tried.number, 0)
-            end = len(text) if ended else text.rfind("\n", start) + 1
-            if end > start or ended:
-                sent[tried.number] = max(end, start)
-                yield LogChunk(tried.number, text[start:end], ended, tried.status)
+            new = read_log_bytes(found.id, node, tried, settings, offset=start, guarded=True)
+            new = new or b""
+            if not ended:
+                new = new[: new.rfind(b"\n") + 1]  # whole lines only
+            if new or ended:
+                sent[tried.number] = start + len(new)
+                yield LogChunk(tried.number, new.decode(errors="replace"), ended, tried.status)
             if ended:
                 done.add(tried.number)
-        if over or (attempt is not None and attempt in done):
+        if attempt is not None and attempt in done:
+            return
+        if over:
+            if attempt is not None:
+                raise NotFoundError(
+                    f"node {node!r} of run {found.id} ended without an attempt {attempt}; "
+                    f"its attempts are 1 to {len(task.attempts)}"
+                )
             return
         sleep(poll)
 

@@ -216,9 +216,8 @@ def _follow(ctx: CliContext, run_id: str, node: str, attempt: int | None) -> Non
             shown = True
     except KeyboardInterrupt:
         raise SystemExit(130) from None
-    if not shown:
-        which = f"attempt {attempt}" if attempt is not None else "an attempt"
-        click.echo(f"{node} of run {run_id} ended without {which}", err=True)
+    if not shown:  # cached, reused or never reached
+        click.echo(f"{node} of run {run_id} ended without an attempt", err=True)
 
 
 @click.command("datasets")

@@ -18,11 +18,12 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from dagwell.core.moments import iso, seconds_between
 from dagwell.core.records import Run
+from dagwell.errors import NotFoundError
 from dagwell.interfaces.web import actions
 from dagwell.interfaces.web.access import Principal, require
 from dagwell.interfaces.web.problems import ApiError
 from dagwell.interfaces.web.responses import JsonResponse
-from dagwell.interfaces.web.run_views import attempt_log, run_edges, task_of
+from dagwell.interfaces.web.run_views import attempt_log, attempt_numbered, run_edges, task_of
 from dagwell.interfaces.web.schemas import (
     AttemptsOut,
     CancelOut,
@@ -219,7 +220,9 @@ def run_log(
     if follow:
         if offset:
             raise ApiError(422, "offset and follow=true do not go together", "drop offset")
-        task_of(found, node)  # 404 now, not inside the stream
+        task = task_of(found, node)  # 404 now, not inside the stream
+        if attempt is not None and (found.status.is_finished or task.status.is_finished):
+            attempt_numbered(task.attempts, attempt, node)  # 404 for one it never had
         return StreamingResponse(
             _followed(found.id, node, attempt, settings), media_type="text/plain; charset=utf-8"
         )
@@ -232,7 +235,11 @@ def _followed(run_id: str, node: str, attempt: int | None, settings: Settings) -
     from dagwell.execution.log_follow import follow_log, marked
 
     chunks = follow_log(run_id, node, settings=settings, attempt=attempt)
-    return (text for text, _ in marked(chunks))
+    try:
+        for text, _ in marked(chunks):
+            yield text
+    except NotFoundError as exc:  # the node ended without the attempt asked for
+        yield f"== {exc} ==\n"
 
 
 @router.post("/runs/{run_id}/resume", response_model=QueuedOut, status_code=202)

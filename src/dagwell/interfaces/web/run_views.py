@@ -7,10 +7,8 @@ Kept here so ``GET /api/v1/runs/{id}/graph`` and the run page draw the same grap
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 from dagwell.core.records import Attempt, Run, TaskRun
 from dagwell.errors import NotFoundError
@@ -65,12 +63,13 @@ def attempt_log(found: Run, node: str, number: int | None, settings: Settings) -
     task = task_of(found, node)
     if not task.attempts:
         raise ApiError(404, f"node {node!r} of run {found.id} has not started an attempt yet")
-    chosen = task.attempts[-1] if number is None else _attempt(task.attempts, number, node)
-    text = read_log(found.id, node, _inside(chosen, settings.logs_dir), settings) or ""
+    chosen = task.attempts[-1] if number is None else attempt_numbered(task.attempts, number, node)
+    text = read_log(found.id, node, chosen, settings, guarded=True) or ""
     return AttemptLog(chosen, text)
 
 
-def _attempt(attempts: Sequence[Attempt], number: int, node: str) -> Attempt:
+def attempt_numbered(attempts: Sequence[Attempt], number: int, node: str) -> Attempt:
+    """Attempt ``number`` of ``node``; 404 (:class:`ApiError`) when it has none."""
     for candidate in attempts:
         if candidate.number == number:
             return candidate
@@ -79,15 +78,3 @@ def _attempt(attempts: Sequence[Attempt], number: int, node: str) -> Attempt:
         f"node {node!r} has no attempt {number}",
         f"its attempts are 1 to {len(attempts)}",
     )
-
-
-def _inside(attempt: Attempt, logs_dir: Path) -> Attempt:
-    """The attempt, without its log path unless that path lies inside ``logs_dir``: a log
-    is read from the logs folder or the artifact store, never from elsewhere."""
-    path = attempt.log_path
-    if path is None:
-        return attempt
-    root = os.path.realpath(logs_dir)
-    if os.path.commonpath([root, os.path.realpath(path)]) == root:
-        return attempt
-    return replace(attempt, log_path=None)
