@@ -277,6 +277,37 @@ def test_a_run_cancelled_between_its_claim_and_its_start_never_starts(
     )
 
 
+def test_a_scheduler_stop_while_a_run_is_being_started_records_it_cancelled(
+    tmp_path: Path, settings: dw.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's SIGTERM can reach the run's process before its runner is there to
+    record it: the run must end cancelled, not stay running for recovery to resume."""
+    from dagwell.scheduling import launch
+
+    file = tmp_path / "quick.py"
+    file.write_text(QUICK)
+    queued = dw.trigger(str(file), settings=settings)
+    store = metadata_store(settings.db_url)
+    with store.transaction() as tx:  # what a daemon (this process) does before launching
+        assert queue.claim(tx, queued.id, runner="daemon:1", at=utc_now())
+
+    def stopped_meanwhile(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # what launch's SIGTERM handler raises
+
+    monkeypatch.setattr(launch, "execute_pipeline", stopped_meanwhile)
+    monkeypatch.setenv("DAGWELL_HOME", str(settings.home))
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = launch.main([queued.id, "--executor", "inline"])
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+    run = dw.get_run(queued.id, settings=settings)
+    assert code == 130
+    assert (run.status, run.error) == ("cancelled", "cancelled by stopping the scheduler")
+
+
 def test_a_run_whose_runner_is_gone_is_recorded_cancelled_at_once(
     settings: dw.Settings,
 ) -> None:

@@ -87,17 +87,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = Settings.from_env()
     try:
         state = execute_claimed(
-            args.run_id, executor=args.executor, workers=args.workers, settings=Settings.from_env()
+            args.run_id, executor=args.executor, workers=args.workers, settings=settings
         )
     except KeyboardInterrupt:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # cancelling already
+        _cancelled_before_the_runner(args.run_id, settings)
         return 130
     return 0 if state is RunState.SUCCEEDED else 1
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # the runner records the run cancelled, as on Ctrl-C
+
+
+def _cancelled_before_the_runner(run_id: str, settings: Settings) -> None:
+    """Record the run cancelled when the daemon's SIGTERM came before the runner could (while
+    the run was being loaded or recorded): else it would stay running until recovery
+    resumed it as lost."""
+    found = get_run(run_id, settings=settings)
+    if found.status is RunState.RUNNING:
+        error = "cancelled by stopping the scheduler"
+        settle_cancelled(
+            metadata_store(settings.db_url), found, by="the scheduler", error=error, at=now()
+        )
 
 
 if __name__ == "__main__":
